@@ -1,4 +1,90 @@
-// Placeholder entry point so that the CDK app can bundle this Lambda while its adapter is written.
-export async function handler(): Promise<never> {
-  throw new Error('not implemented yet');
+/**
+ * Verify API Lambda: API Gateway HTTP API (payload v2) in, the shared verify-API behaviour
+ * (core/verify-api.ts) out. Keys come from the documents bucket through a small signed GET, not
+ * the AWS SDK, to keep the cold start short.
+ */
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handleVerifyRequest, ApiRequest } from '../../core/verify-api';
+import type { VerifierPolicy } from '../../core/verifier';
+import { KeyCache } from '../../runtime/key-cache';
+import { s3GetObjectText, S3GetSettings } from '../../runtime/s3-lite';
+import { logLine } from '../../runtime/telemetry';
+import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv } from '../env';
+
+const allowedAudiences = stringListEnv('ALLOWED_AUDIENCES', []);
+const policy: VerifierPolicy = {
+  issuer: requireEnv('ISSUER_URL'),
+  allowedAudiences,
+  defaultAudiences: stringListEnv('DEFAULT_AUDIENCES', allowedAudiences),
+  clockSkewSeconds: integerEnv('CLOCK_SKEW_SECONDS', 60),
+  maxTokenLifetimeSeconds: optionalEnv('MAX_TOKEN_LIFETIME_SECONDS') === undefined ? undefined : integerEnv('MAX_TOKEN_LIFETIME_SECONDS', 0),
+  maxTokenBytes: integerEnv('MAX_TOKEN_BYTES', 16_384),
+  kidlessCompat: booleanEnv('KIDLESS_COMPAT', false),
+};
+const callerAudiences = parseCallerAudiences(optionalEnv('CALLER_AUDIENCES'));
+const documentsBucket = requireEnv('DOCUMENTS_BUCKET');
+const jwksKey = requireEnv('JWKS_KEY');
+const privateBucket = requireEnv('PRIVATE_BUCKET');
+const denyListKey = optionalEnv('DENY_LIST_KEY') ?? 'control/deny-list.json';
+
+/** Credentials are read per fetch: Lambda rotates them in the environment of a warm instance. */
+function s3Settings(): S3GetSettings {
+  return {
+    region: requireEnv('AWS_REGION'),
+    endpoint: optionalEnv('AWS_ENDPOINT_URL'),
+    credentials: { accessKeyId: requireEnv('AWS_ACCESS_KEY_ID'), secretAccessKey: requireEnv('AWS_SECRET_ACCESS_KEY'), sessionToken: optionalEnv('AWS_SESSION_TOKEN') },
+  };
+}
+
+const keys = new KeyCache({
+  loadJwks: () => s3GetObjectText(documentsBucket, jwksKey, s3Settings()),
+  loadDenyList: () => s3GetObjectText(privateBucket, denyListKey, s3Settings()),
+  policy,
+  nowMs: () => Date.now(),
+  ttlSeconds: integerEnv('KEYS_TTL_SECONDS', 60),
+  unknownKidCooldownSeconds: integerEnv('UNKNOWN_KID_COOLDOWN_SECONDS', 30),
+  staleWindowSeconds: integerEnv('STALE_WINDOW_SECONDS', 900),
+  onFetch: (event) => logLine({ message: 'key set fetch', ...event }),
+});
+const authAudiences = stringListEnv('AUTH_AUDIENCES', policy.defaultAudiences ?? allowedAudiences);
+
+/** The Lambda entry point. */
+export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<APIGatewayProxyStructuredResultV2> {
+  const response = await handleVerifyRequest(toApiRequest(event), {
+    keys,
+    now: () => Math.floor(Date.now() / 1000),
+    log: (line) => logLine(line),
+    authAudiences,
+  });
+  return { statusCode: response.status, headers: response.headers, body: response.body };
+}
+
+function toApiRequest(event: APIGatewayProxyEventV2WithIAMAuthorizer): ApiRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) if (value !== undefined) query[name] = value;
+  const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const callerArn = event.requestContext?.authorizer?.iam?.userArn;
+  return {
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    headers,
+    query,
+    body,
+    callerAudiences: callerAudiences && callerArn !== undefined ? callerAudiences.get(roleArnOf(callerArn)) ?? [] : undefined,
+  };
+}
+
+/** `{ "arn:aws:iam::123:role/payments": ["api.payments.internal"] }`: which audiences each IAM caller may ask about. */
+function parseCallerAudiences(raw: string | undefined): Map<string, string[]> | undefined {
+  if (raw === undefined) return undefined;
+  const value = JSON.parse(raw) as Record<string, string[]>;
+  return new Map(Object.entries(value).map(([arn, audiences]) => [roleArnOf(arn), audiences]));
+}
+
+/** An assumed-role session ARN names the role it came from; bindings are made per role. */
+export function roleArnOf(arn: string): string {
+  const match = /^arn:([^:]+):sts::(\d+):assumed-role\/([^/]+)\/.+$/.exec(arn);
+  return match ? `arn:${match[1]}:iam::${match[2]}:role/${match[3]}` : arn;
 }
