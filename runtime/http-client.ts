@@ -8,8 +8,10 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isLoopbackHost } from '../core/issuer-checks';
+
+export { isLoopbackHost };
 
 /** Options of {@link httpGet}. */
 export interface HttpGetOptions {
@@ -107,18 +109,6 @@ const TLS_ERROR_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'EPROTO',
 ]);
-
-/**
- * True when a URL host is a loopback address: `localhost`, any `127.x.y.z`, or `::1`
- * (brackets allowed, as in URL hosts).
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(host);
-  return false;
-}
 
 /**
  * Fetches a URL with GET. Resolves with any HTTP status (including 3xx, which is never followed:
