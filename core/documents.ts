@@ -47,9 +47,12 @@ export interface DocumentPaths {
  */
 export function documentPaths(issuer: string): DocumentPaths {
   const pathPrefix = issuerPathPrefix(issuer);
+  // OIDC Discovery 1.0 section 4: a terminating "/" is removed before appending, or the URLs
+  // would hold "//" and name other objects than the keys below.
+  const base = issuer.replace(/\/+$/, '');
   return {
-    jwksUri: `${issuer}${JWKS_PATH}`,
-    discoveryUrl: `${issuer}${DISCOVERY_PATH}`,
+    jwksUri: `${base}${JWKS_PATH}`,
+    discoveryUrl: `${base}${DISCOVERY_PATH}`,
     discoveryKey: `${pathPrefix}${DISCOVERY_PATH}`.replace(/^\//, ''),
     jwksKey: `${pathPrefix}${JWKS_PATH}`.replace(/^\//, ''),
   };
@@ -84,7 +87,13 @@ export interface BuildJwksOptions {
  */
 export function buildJwks(keys: readonly PublicJwk[], options: BuildJwksOptions = {}): JwksDocument {
   const byKid = new Map<string, PublicJwk>();
-  for (const key of keys) byKid.set(key.kid, canonicalJwk(key));
+  for (const key of keys) {
+    const candidate = canonicalJwk(key);
+    const kept = byKid.get(key.kid);
+    // Two different keys under one kid (external signers choose kids): keep the same one whatever
+    // the input order, so the output stays a function of the key set.
+    if (!kept || JSON.stringify(candidate) < JSON.stringify(kept)) byKid.set(key.kid, candidate);
+  }
   const sorted = [...byKid.values()].sort((a, b) => compareStrings(a.kid, b.kid));
   const kidless = options.includeKidlessDuplicates ? sorted.map((key) => canonicalJwk({ ...key, kid: '' })) : [];
   return { keys: [...sorted, ...kidless] };

@@ -59,6 +59,8 @@ const CURVE_ALG: Record<string, { crv: PublicJwk['crv']; alg: SigningAlg }> = {
   'P-521': { crv: 'P-521', alg: 'ES512' },
 };
 
+const ENCRYPTED_KEY_REASON = 'encrypted private key: give the public key (`openssl pkey -pubout`) instead';
+
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
@@ -108,6 +110,8 @@ function parsePem(text: string, source: string): KeyParseResult {
     }
   }
   if (index === 0) result.problems.push({ source, reason: 'no complete PEM block (missing END line?)' });
+  // Only EC PARAMETERS blocks: no key and nothing refused, which would otherwise pass unnoticed.
+  else if (result.keys.length === 0 && result.problems.length === 0) result.problems.push({ source, reason: 'no key in the PEM blocks (only EC PARAMETERS)' });
   return result;
 }
 
@@ -121,9 +125,11 @@ function publicKeyFromPem(label: string, pem: string): { publicKey: KeyObject; f
     case 'RSA PRIVATE KEY':
     case 'EC PRIVATE KEY':
     case 'PRIVATE KEY':
+      // Legacy OpenSSL encryption keeps the label and adds headers; OpenSSL's own error would only say "interrupted".
+      if (/^Proc-Type:\s*4,ENCRYPTED/m.test(pem)) throw new KeyRefused(ENCRYPTED_KEY_REASON);
       return { publicKey: createPublicKey(createPrivateKey(pem)), fromPrivateKey: true };
     case 'ENCRYPTED PRIVATE KEY':
-      throw new KeyRefused('encrypted private key: give the public key (`openssl pkey -pubout`) instead');
+      throw new KeyRefused(ENCRYPTED_KEY_REASON);
     default:
       throw new KeyRefused(`unsupported PEM block type "${label}"`);
   }
