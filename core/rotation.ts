@@ -141,8 +141,14 @@ export function planSync(input: SyncInput): SyncPlan {
       continue;
     }
     if (record.sources.some((source) => failedSources.includes(source))) {
-      // Its source is down, not changed: the key is still there as far as we can tell.
-      nextKeys[kid] = { ...record, lastSeen: input.now, missingSince: undefined };
+      // Its source is down, not changed: the key stays. A grace timer already running is neither
+      // restarted (a flapping source would keep a retired key for ever) nor ended during the outage.
+      if (record.missingSince === undefined) {
+        nextKeys[kid] = { ...record, lastSeen: input.now };
+      } else {
+        nextKeys[kid] = record;
+        retiringKids.push(kid);
+      }
       continue;
     }
     const missingSince = record.missingSince ?? input.now;
