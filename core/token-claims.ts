@@ -1,0 +1,336 @@
+/**
+ * Claim checks of a Kubernetes service-account token whose signature has been verified, and the
+ * TokenReview-style identity it yields.
+ *
+ * Types follow go-jose's decoding as kube-apiserver uses it (a claim of the wrong JSON type makes
+ * the whole token unreadable there, so it is `malformed` here); time claims are compared both as
+ * go-jose reads them (NumericDate truncated to whole seconds, strict comparisons with leeway) and
+ * as RFC 7519 and jose read them (`exp` reached means expired), and refused if either refuses.
+ *
+ * @see kubernetes/pkg/serviceaccount/claims.go (privateClaims, Validate)
+ * @see go-jose/go-jose jwt/claims.go (NumericDate, Audience) and jwt/validation.go
+ */
+
+/** Stable reason codes of a refused token; see docs/verify-api.md. */
+export type ReasonCode =
+  | 'malformed'
+  | 'too_large'
+  | 'unsupported_alg'
+  | 'unknown_kid'
+  | 'bad_signature'
+  | 'bad_issuer'
+  | 'bad_audience'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'lifetime_too_long'
+  | 'bad_subject'
+  | 'revoked';
+
+/** Every reason code, in the order the checks run. */
+export const REASON_CODES: readonly ReasonCode[] = [
+  'too_large',
+  'malformed',
+  'unsupported_alg',
+  'unknown_kid',
+  'bad_signature',
+  'bad_issuer',
+  'bad_audience',
+  'expired',
+  'not_yet_valid',
+  'issued_in_future',
+  'lifetime_too_long',
+  'bad_subject',
+  'revoked',
+];
+
+/** The `extra` keys kube-apiserver sets for a service-account token (TokenReview `status.user.extra`). */
+export const EXTRA_POD_NAME = 'authentication.kubernetes.io/pod-name';
+/** @see EXTRA_POD_NAME */
+export const EXTRA_POD_UID = 'authentication.kubernetes.io/pod-uid';
+/** @see EXTRA_POD_NAME */
+export const EXTRA_NODE_NAME = 'authentication.kubernetes.io/node-name';
+/** @see EXTRA_POD_NAME */
+export const EXTRA_NODE_UID = 'authentication.kubernetes.io/node-uid';
+/** @see EXTRA_POD_NAME; the value is `JTI=<jti>`. */
+export const EXTRA_CREDENTIAL_ID = 'authentication.kubernetes.io/credential-id';
+
+/** Who a valid token belongs to, shaped like a TokenReview's `status.user` plus token facts. */
+export interface Identity {
+  /** `system:serviceaccount:NAMESPACE:NAME`, equal to the token's `sub`. */
+  readonly username: string;
+  /** The service account's uid. */
+  readonly uid: string;
+  /** `system:serviceaccounts`, `system:serviceaccounts:NAMESPACE`, `system:authenticated`. */
+  readonly groups: readonly string[];
+  /** Pod, node and credential facts as TokenReview gives them (each a one-element array). */
+  readonly extra: Readonly<Record<string, readonly string[]>>;
+  /** The token's audiences that were asked about (the intersection), in request order. */
+  readonly audiences: readonly string[];
+  /** The token's `exp`, epoch seconds. */
+  readonly expiresAt: number;
+  /** The service account's namespace. */
+  readonly namespace: string;
+  /** The service account's name. */
+  readonly serviceAccount: string;
+  /** The token's `jti`, when it has one. */
+  readonly jti?: string;
+  /** Key id of the key that verified the signature. */
+  readonly kid: string;
+}
+
+/** The outcome of a verification: an identity, or a refusal with a stable reason. */
+export type VerifyResult =
+  | { readonly ok: true; readonly identity: Identity }
+  | {
+      readonly ok: false;
+      readonly reason: ReasonCode;
+      /** Human-readable detail; never contains the token. */
+      readonly message: string;
+      /** The token's kid (or the verifying key's), when known. Unverified before `bad_signature`. */
+      readonly kid?: string;
+      /** The token's `sub`, set only once the signature has verified. */
+      readonly sub?: string;
+      /** The token's `jti`, set only once the signature has verified. */
+      readonly jti?: string;
+    };
+
+/** Deny-list lookups, prepared once per verifier. */
+export interface DenySets {
+  readonly kids: ReadonlySet<string>;
+  readonly jtis: ReadonlySet<string>;
+  readonly podUids: ReadonlySet<string>;
+  readonly serviceAccounts: ReadonlySet<string>;
+}
+
+/** What the claim checks need besides the claims. */
+export interface ClaimContext {
+  readonly issuer: string;
+  /** Audiences asked about, already checked against the allowed ones. */
+  readonly audiences: readonly string[];
+  /** Verification time, epoch seconds. */
+  readonly now: number;
+  readonly clockSkewSeconds: number;
+  readonly maxTokenLifetimeSeconds: number | undefined;
+  /** Kid of the key that verified the signature. */
+  readonly kid: string;
+  readonly deny: DenySets | undefined;
+}
+
+/** Largest magnitude accepted for a time claim: beyond it go-jose's float-to-int64 conversion is undefined. */
+const MAX_NUMERIC_DATE = 2 ** 53;
+const SUBJECT_PREFIX = 'system:serviceaccount:';
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+class ClaimRefusal {
+  constructor(
+    readonly reason: ReasonCode,
+    readonly message: string,
+  ) {}
+}
+
+/**
+ * Checks the claims of a token whose signature verified and builds its identity. Never throws.
+ * Checks run in a fixed order (issuer, audience, time, subject, deny list) so a token with
+ * several faults always gets the same reason.
+ */
+export function evaluateClaims(claims: Record<string, unknown>, context: ClaimContext): VerifyResult {
+  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+  const jti = typeof claims.jti === 'string' ? claims.jti : undefined;
+  try {
+    return { ok: true, identity: checkedIdentity(claims, context) };
+  } catch (err) {
+    if (!(err instanceof ClaimRefusal)) throw err;
+    return { ok: false, reason: err.reason, message: err.message, kid: context.kid, sub, jti };
+  }
+}
+
+function checkedIdentity(claims: Record<string, unknown>, context: ClaimContext): Identity {
+  const { iss } = claims;
+  if (iss === undefined) refuse('bad_issuer', 'token has no iss claim');
+  if (typeof iss !== 'string') refuse('malformed', 'iss claim is not a string');
+  if (iss !== context.issuer) refuse('bad_issuer', `token issuer ${quote(iss)} is not ${quote(context.issuer)}`);
+
+  const audiences = intersectAudiences(claims.aud, context.audiences);
+
+  const expiresAt = checkTimes(claims, context);
+
+  const jti = claims.jti;
+  if (jti !== undefined && typeof jti !== 'string') refuse('malformed', 'jti claim is not a string');
+
+  const subject = checkSubject(claims);
+
+  const deny = context.deny;
+  if (deny !== undefined) {
+    if (deny.kids.has(context.kid)) refuse('revoked', `signing key ${quote(context.kid)} is revoked`);
+    if (jti !== undefined && jti !== '' && deny.jtis.has(jti)) refuse('revoked', `token ${quote(jti)} is on the deny list`);
+    if (subject.pod !== undefined && deny.podUids.has(subject.pod.uid)) refuse('revoked', `tokens of pod uid ${quote(subject.pod.uid)} are on the deny list`);
+    const account = `${subject.namespace}/${subject.name}`;
+    if (deny.serviceAccounts.has(account)) refuse('revoked', `tokens of service account ${account} are on the deny list`);
+  }
+
+  const extra: Record<string, readonly string[]> = {};
+  if (subject.pod !== undefined) {
+    extra[EXTRA_POD_NAME] = [subject.pod.name];
+    extra[EXTRA_POD_UID] = [subject.pod.uid];
+  }
+  if (subject.node !== undefined) {
+    extra[EXTRA_NODE_NAME] = [subject.node.name];
+    if (subject.node.uid !== '') extra[EXTRA_NODE_UID] = [subject.node.uid];
+  }
+  if (jti !== undefined && jti !== '') extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
+
+  return {
+    username: subject.username,
+    uid: subject.uid,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${subject.namespace}`, 'system:authenticated'],
+    extra,
+    audiences,
+    expiresAt,
+    namespace: subject.namespace,
+    serviceAccount: subject.name,
+    ...(jti !== undefined && jti !== '' ? { jti } : {}),
+    kid: context.kid,
+  };
+}
+
+function intersectAudiences(aud: unknown, requested: readonly string[]): string[] {
+  let tokenAudiences: readonly string[];
+  if (aud === undefined) refuse('bad_audience', 'token has no aud claim');
+  if (typeof aud === 'string') {
+    tokenAudiences = [aud];
+  } else if (Array.isArray(aud)) {
+    for (const member of aud) if (typeof member !== 'string') refuse('malformed', 'aud claim is not a string or an array of strings');
+    tokenAudiences = aud as string[];
+  } else {
+    refuse('malformed', 'aud claim is not a string or an array of strings');
+  }
+  // Request order, as kube's Audiences.Intersect gives it.
+  const matched: string[] = [];
+  for (const audience of requested) {
+    if (tokenAudiences.includes(audience) && !matched.includes(audience)) matched.push(audience);
+  }
+  if (matched.length === 0) {
+    refuse('bad_audience', `token audiences ${quoteList(tokenAudiences)} include none of ${quoteList(requested)}`);
+  }
+  return matched;
+}
+
+/** Checks exp, nbf, iat and the lifetime; returns the expiry in whole seconds. */
+function checkTimes(claims: Record<string, unknown>, context: ClaimContext): number {
+  const { now, clockSkewSeconds: skew } = context;
+  const wholeNow = Math.floor(now);
+  const exp = numericDate(claims.exp, 'exp');
+  if (exp === undefined) refuse('malformed', 'token has no exp claim: tokens that never expire are not accepted');
+  const nbf = numericDate(claims.nbf, 'nbf');
+  const iat = numericDate(claims.iat, 'iat');
+
+  // jose/RFC 7519 read (exp reached = expired, whole-second clock) or kube's (truncated claim, strict).
+  if (exp <= wholeNow - skew || now - skew > Math.trunc(exp)) {
+    refuse('expired', `token expired at ${isoTime(exp)} (clock skew ${skew}s)`);
+  }
+  if (nbf !== undefined && (nbf > wholeNow + skew || now + skew < Math.trunc(nbf))) {
+    refuse('not_yet_valid', `token is not valid before ${isoTime(nbf)} (clock skew ${skew}s)`);
+  }
+  if (iat !== undefined && (iat > wholeNow + skew || now + skew < Math.trunc(iat))) {
+    refuse('issued_in_future', `token was issued in the future, at ${isoTime(iat)} (clock skew ${skew}s)`);
+  }
+  const maxLifetime = context.maxTokenLifetimeSeconds;
+  if (maxLifetime !== undefined) {
+    if (iat === undefined) refuse('lifetime_too_long', 'token has no iat claim, so its lifetime cannot be bounded');
+    const lifetime = Math.trunc(exp) - Math.trunc(iat);
+    if (lifetime > maxLifetime) refuse('lifetime_too_long', `token lifetime ${lifetime}s exceeds the maximum ${maxLifetime}s`);
+  }
+  return Math.trunc(exp);
+}
+
+function numericDate(value: unknown, claim: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') refuse('malformed', `${claim} claim is not a number`);
+  if (!(Math.abs(value) <= MAX_NUMERIC_DATE)) refuse('malformed', `${claim} claim is out of range`);
+  return value;
+}
+
+interface ObjectRef {
+  readonly name: string;
+  readonly uid: string;
+}
+
+interface Subject {
+  readonly username: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly pod?: ObjectRef;
+  readonly node?: ObjectRef;
+}
+
+function checkSubject(claims: Record<string, unknown>): Subject {
+  const { sub } = claims;
+  if (sub === undefined) refuse('bad_subject', 'token has no sub claim');
+  if (typeof sub !== 'string') refuse('malformed', 'sub claim is not a string');
+  const kube = claims['kubernetes.io'];
+  if (kube === undefined) refuse('bad_subject', 'token has no kubernetes.io claim: not a service-account token');
+  if (!isPlainObject(kube)) refuse('malformed', 'kubernetes.io claim is not an object');
+
+  const namespace = kube.namespace;
+  if (namespace === undefined) refuse('bad_subject', 'kubernetes.io claim has no namespace');
+  if (typeof namespace !== 'string') refuse('malformed', 'kubernetes.io namespace is not a string');
+  const account = objectRef(kube.serviceaccount, 'serviceaccount', true);
+  if (account === undefined) refuse('bad_subject', 'kubernetes.io claim has no serviceaccount');
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
+  if (account.name.length > 253 || !DNS_SUBDOMAIN.test(account.name)) {
+    refuse('bad_subject', `service account name ${quote(account.name)} is not a valid name`);
+  }
+  const username = `${SUBJECT_PREFIX}${namespace}:${account.name}`;
+  if (sub !== username) refuse('bad_subject', `sub ${quote(sub)} does not match the kubernetes.io claim (${username})`);
+
+  const pod = objectRef(kube.pod, 'pod', true);
+  const node = objectRef(kube.node, 'node', false);
+  // A secret-bound (legacy projected) token names its secret; kube checks it exists, which offline
+  // verification cannot, but its shape must still be what kube would decode.
+  objectRef(kube.secret, 'secret', false);
+  const warnafter = kube.warnafter;
+  if (warnafter !== undefined) numericDate(warnafter, 'kubernetes.io warnafter');
+
+  return { username, namespace, name: account.name, uid: account.uid, ...(pod ? { pod } : {}), ...(node ? { node } : {}) };
+}
+
+/**
+ * Reads `{name, uid}`. kube looks the object up by name and compares the uid, so a present
+ * reference needs a name, and a uid where kube compares one (`uidRequired`).
+ */
+function objectRef(value: unknown, label: string, uidRequired: boolean): ObjectRef | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) refuse('malformed', `kubernetes.io ${label} is not an object`);
+  const { name, uid } = value;
+  if (name !== undefined && typeof name !== 'string') refuse('malformed', `kubernetes.io ${label} name is not a string`);
+  if (uid !== undefined && typeof uid !== 'string') refuse('malformed', `kubernetes.io ${label} uid is not a string`);
+  if (name === undefined || name === '') refuse('bad_subject', `kubernetes.io ${label} has no name`);
+  if (uidRequired && (uid === undefined || uid === '')) refuse('bad_subject', `kubernetes.io ${label} has no uid`);
+  return { name, uid: uid ?? '' };
+}
+
+function refuse(reason: ReasonCode, message: string): never {
+  throw new ClaimRefusal(reason, message);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Quotes a value for a message, cut short so a hostile claim cannot flood logs. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}…` : value);
+}
+
+function quoteList(values: readonly string[]): string {
+  const shown = values.slice(0, 5).map(quote).join(', ');
+  return `[${shown}${values.length > 5 ? `, … (${values.length} in all)` : ''}]`;
+}
+
+function isoTime(epochSeconds: number): string {
+  const date = new Date(Math.trunc(epochSeconds) * 1000);
+  return Number.isNaN(date.getTime()) ? `${epochSeconds}` : date.toISOString().replace('.000Z', 'Z');
+}
