@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { documentPaths } from '../core/documents';
 import { parseKeyMaterial } from '../core/keys';
 import { handleVerifyRequest } from '../core/verify-api';
@@ -130,7 +131,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
     const response = await handleVerifyRequest(
       { method: req.method ?? 'GET', path: requestUrl.pathname, headers, query: Object.fromEntries(requestUrl.searchParams), body: body.tooLarge ? undefined : body.text, bodyTooLarge: body.tooLarge },
-      { keys, now: () => Math.floor(Date.now() / 1000), log: options.log, authAudiences: audiences },
+      { keys, now: () => Math.floor(Date.now() / 1000), log: options.log, authAudiences: audiences, clockMs: () => performance.now() },
     );
     res.writeHead(response.status, response.headers).end(response.body);
   }

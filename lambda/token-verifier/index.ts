@@ -3,6 +3,7 @@
  * (core/verify-api.ts) out. Keys come from the documents bucket through a small signed GET, not
  * the AWS SDK, to keep the cold start short.
  */
+import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleVerifyRequest, ApiRequest } from '../../core/verify-api';
 import type { VerifierPolicy } from '../../core/verifier';
@@ -55,6 +56,7 @@ export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): P
     now: () => Math.floor(Date.now() / 1000),
     log: (line) => logLine(line),
     authAudiences,
+    clockMs: () => performance.now(),
   });
   return { statusCode: response.status, headers: response.headers, body: response.body };
 }
