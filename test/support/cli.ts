@@ -26,12 +26,40 @@ export interface RunCliOptions {
   readonly timeoutMs?: number;
 }
 
+/** Children running at once: tests start many runs together, but the machine has few cores. */
+const MAX_CONCURRENT_RUNS = 4;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function acquireSlot(): Promise<void> {
+  if (running < MAX_CONCURRENT_RUNS) {
+    running += 1;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function releaseSlot(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else running -= 1;
+}
+
 /**
- * Spawns `node --import tsx bin/cli.ts ...args`. The environment is the test's, minus AWS
+ * Spawns `node --import tsx bin/cli.ts ...args` (at most four at a time; later runs wait). The environment is the test's, minus AWS
  * settings (so no IAM lookup happens unless a test asks for one), with `TZ=UTC` so local times
  * are predictable.
  */
-export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
+export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
+  await acquireSlot();
+  try {
+    return await spawnCli(args, options);
+  } finally {
+    releaseSlot();
+  }
+}
+
+function spawnCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !name.startsWith('AWS_') && name !== 'KUBE_OIDC_DEBUG') env[name] = value;
