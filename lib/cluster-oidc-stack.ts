@@ -1,0 +1,200 @@
+import { Annotations, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import type { App, StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import { configJwks } from '../core/config';
+import type { ClusterConfig, ClusterJwksSource, ServiceAccountRoleConfig } from '../core/config';
+import { Alarms } from './constructs/alarms';
+import { Federation } from './constructs/federation';
+import type { ServiceAccountRoleProps } from './constructs/federation';
+import { IssuerSite } from './constructs/issuer-site';
+import type { IssuerCustomDomain } from './constructs/issuer-site';
+import { DEFAULT_METRICS_NAMESPACE, JwksSync } from './constructs/jwks-sync';
+import type { ClusterJwksEndpoint } from './constructs/jwks-sync';
+import { VerifyApi } from './constructs/verify-api';
+import { acknowledgeNag, managedPolicyFindings, wildcardFindings } from './private/nag';
+
+/** Properties of {@link ClusterOidcStack}. */
+export interface ClusterOidcStackProps extends StackProps {
+  /** The validated configuration of the cluster (core/config.ts `validateConfig`). */
+  readonly cluster: ClusterConfig;
+}
+
+/**
+ * Everything one Kubernetes cluster needs for an OIDC identity on AWS, composed from the
+ * constructs: issuer site, IAM federation with service-account roles, JWKS sync, Verify API and
+ * alarm topic. Deploy one cluster with `npx cdk deploy OidcCluster-<name>`.
+ */
+export class ClusterOidcStack extends Stack {
+  readonly alarms: Alarms;
+  readonly issuerSite: IssuerSite;
+  readonly federation: Federation;
+  readonly jwksSync: JwksSync;
+  readonly verifyApi?: VerifyApi;
+
+  constructor(scope: Construct, id: string, props: ClusterOidcStackProps) {
+    const { cluster, ...stackProps } = props;
+    super(scope, id, {
+      description: `OIDC issuer, IAM federation, JWKS sync and Verify API of Kubernetes cluster ${cluster.name}`,
+      ...(cluster.env ? { env: cluster.env } : {}),
+      ...stackProps,
+    });
+    for (const warning of cluster.warnings) Annotations.of(this).addWarningV2('kube-oidc:config', warning);
+
+    this.alarms = new Alarms(this, 'Alarms', { emails: cluster.alarms.emails, displayName: `Kube OIDC ${cluster.name}` });
+    this.issuerSite = new IssuerSite(this, 'IssuerSite', { ...(cluster.issuer.kind === 'customDomain' ? { customDomain: this.customDomain(cluster) } : {}) });
+    const site = this.issuerSite;
+
+    this.federation = new Federation(this, 'Federation', {
+      issuerUrl: site.issuerUrl,
+      clientIds: cluster.audiences,
+      ...(cluster.existingOidcProviderArn ? { existingProviderArn: cluster.existingOidcProviderArn } : {}),
+      issuerReachableVia: site.reachableVia,
+      serviceAccountRoles: cluster.serviceAccountRoles.map((role) => this.roleProps(role)),
+    });
+    for (const role of cluster.serviceAccountRoles) this.acknowledgeOperatorPermissions(role);
+
+    const keySources = cluster.keySources;
+    this.jwksSync = new JwksSync(this, 'JwksSync', {
+      issuerUrl: site.issuerUrl,
+      documentsBucket: site.documentsBucket,
+      documentKeys: { discoveryKey: site.discoveryKey, jwksKey: site.jwksKey },
+      privateBucket: site.privateBucket,
+      distributionId: site.distribution.distributionId,
+      distributionArn: site.distributionArn,
+      alarmTopic: this.alarms.topic,
+      uploadsEnabled: keySources.upload.enabled,
+      writerArns: keySources.upload.writerArns,
+      configJwks: configJwks(cluster),
+      ...(keySources.clusterJwks ? { clusterJwks: this.clusterEndpoint(keySources.clusterJwks) } : {}),
+      schedule: Duration.minutes(cluster.sync.scheduleMinutes),
+      cacheMaxAge: Duration.seconds(cluster.sync.cacheMaxAgeSeconds),
+      gracePeriod: Duration.seconds(cluster.rotation.gracePeriodSeconds),
+      kidlessCompat: cluster.rotation.kidlessCompat,
+      // One namespace per cluster: the handler's metrics carry no dimensions.
+      metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}/${cluster.name}`,
+    });
+
+    const verify = cluster.verifyApi;
+    if (verify.enabled) {
+      this.verifyApi = new VerifyApi(this, 'VerifyApi', {
+        issuerUrl: site.issuerUrl,
+        documentsBucket: site.documentsBucket,
+        jwksKey: site.jwksKey,
+        privateBucket: site.privateBucket,
+        iamAuth: verify.iamAuth,
+        throttle: verify.throttle,
+        alarmTopic: this.alarms.topic,
+        policy: {
+          audiences: verify.audiences,
+          defaultAudiences: verify.defaultAudiences,
+          ...(verify.callerAudiences ? { callerAudiences: verify.callerAudiences } : {}),
+          clockSkew: Duration.seconds(verify.clockSkewSeconds),
+          ...(verify.maxTokenLifetimeSeconds !== undefined ? { maxTokenLifetime: Duration.seconds(verify.maxTokenLifetimeSeconds) } : {}),
+          maxTokenBytes: verify.maxTokenBytes,
+          kidlessCompat: cluster.rotation.kidlessCompat,
+          keysTtl: Duration.seconds(verify.keysTtlSeconds),
+          unknownKidCooldown: Duration.seconds(verify.unknownKidCooldownSeconds),
+          staleWindow: Duration.seconds(verify.staleWindowSeconds),
+        },
+      });
+    }
+
+    this.addOutputs(cluster);
+  }
+
+  private customDomain(cluster: ClusterConfig): IssuerCustomDomain {
+    if (cluster.issuer.kind !== 'customDomain') throw new Error('unreachable: not a custom domain');
+    const issuer = cluster.issuer;
+    return {
+      issuerUrl: issuer.url,
+      hostedZone: route53.HostedZone.fromHostedZoneAttributes(this, 'IssuerZone', { hostedZoneId: issuer.hostedZoneId, zoneName: issuer.hostedZoneName }),
+      certificate: acm.Certificate.fromCertificateArn(this, 'IssuerCertificate', issuer.certificateArn),
+    };
+  }
+
+  private roleProps(role: ServiceAccountRoleConfig): ServiceAccountRoleProps {
+    return {
+      id: role.id,
+      namespace: role.namespace,
+      ...(role.serviceAccount !== undefined ? { serviceAccount: role.serviceAccount } : {}),
+      match: role.match,
+      audience: role.audience,
+      managedPolicies: role.managedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(this, `${role.id}ManagedPolicy${i}`, arn)),
+      inlineStatements: role.inlinePolicyStatements.map((statement) => iam.PolicyStatement.fromJson(statement)),
+    };
+  }
+
+  /**
+   * A role's permissions are the operator's own choice in the cluster config, reviewed there; the
+   * AwsSolutions findings they raise are acknowledged with a pointer to that config.
+   */
+  private acknowledgeOperatorPermissions(role: ServiceAccountRoleConfig): void {
+    const construct = this.federation.roles.get(role.id);
+    if (!construct) return;
+    const where = `serviceAccountRoles "${role.id}" of the cluster config`;
+    for (const id of managedPolicyFindings(role.managedPolicyArns)) acknowledgeNag(construct, id, `Managed policy chosen by the operator in ${where}.`);
+    for (const id of wildcardFindings(role.inlinePolicyStatements)) acknowledgeNag(construct, id, `Permission chosen by the operator in ${where}.`);
+  }
+
+  private clusterEndpoint(source: ClusterJwksSource): ClusterJwksEndpoint {
+    const vpc = source.vpc;
+    return {
+      url: source.url,
+      ...(source.caBundlePem ? { caBundlePem: source.caBundlePem } : {}),
+      ...(source.tokenSecretArn ? { tokenSecret: secretsmanager.Secret.fromSecretCompleteArn(this, 'ClusterTokenSecret', source.tokenSecretArn) } : {}),
+      ...(source.tokenParameterName
+        ? { tokenParameter: ssm.StringParameter.fromSecureStringParameterAttributes(this, 'ClusterTokenParameter', { parameterName: source.tokenParameterName }) }
+        : {}),
+      ...(vpc ? {
+        vpcPlacement: {
+          // Attributes only, no lookup: `cdk synth` needs no credentials.
+          vpc: ec2.Vpc.fromVpcAttributes(this, 'SyncVpc', { vpcId: vpc.vpcId, availabilityZones: vpc.subnetIds.map((_, i) => `subnet-${i}-az`) }),
+          subnets: vpc.subnetIds.map((subnetId) => ec2.Subnet.fromSubnetId(this, `SyncSubnet-${subnetId}`, subnetId)),
+          securityGroups: vpc.securityGroupIds.map((sgId) => ec2.SecurityGroup.fromSecurityGroupId(this, `SyncSecurityGroup-${sgId}`, sgId, { mutable: false })),
+        },
+      } : {}),
+    };
+  }
+
+  private addOutputs(cluster: ClusterConfig): void {
+    const site = this.issuerSite;
+    new CfnOutput(this, 'IssuerUrl', { value: site.issuerUrl, description: 'The OIDC issuer: kube-apiserver --service-account-issuer and every token\'s iss' });
+    new CfnOutput(this, 'JwksUri', { value: site.jwksUri, description: 'The published JWKS: kube-apiserver --service-account-jwks-uri' });
+    new CfnOutput(this, 'KubeApiserverFlags', {
+      value: `--service-account-issuer=${site.issuerUrl} --service-account-jwks-uri=${site.jwksUri}`,
+      description: 'Add these flags to kube-apiserver (keep the existing --service-account-key-file and --service-account-signing-key-file)',
+    });
+    new CfnOutput(this, 'OidcProviderArn', { value: this.federation.provider.oidcProviderArn, description: 'The IAM OIDC identity provider of the issuer' });
+    for (const role of cluster.serviceAccountRoles) {
+      const construct = this.federation.roles.get(role.id);
+      if (!construct) continue;
+      new CfnOutput(this, `${pascalCase(role.id)}RoleArn`, {
+        value: construct.roleArn,
+        description: `AWS_ROLE_ARN for ${role.match === 'namespace' ? `namespace ${role.namespace}` : `${role.namespace}/${role.serviceAccount ?? ''}`} (token audience ${role.audience})`,
+      });
+    }
+    if (this.verifyApi) new CfnOutput(this, 'VerifyApiUrl', { value: this.verifyApi.url, description: 'Base URL of the token Verify API' });
+    new CfnOutput(this, 'DocumentsBucketName', { value: site.documentsBucket.bucketName, description: 'Bucket holding the two published documents' });
+    new CfnOutput(this, 'PrivateBucketName', { value: site.privateBucket.bucketName, description: 'Bucket holding keys/, control/deny-list.json and state/' });
+    new CfnOutput(this, 'DistributionId', { value: site.distribution.distributionId, description: 'CloudFront distribution serving the issuer' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'SNS topic of alarms and key announcements' });
+  }
+}
+
+/**
+ * Adds one {@link ClusterOidcStack} per cluster to the app, each named `OidcCluster-<name>`.
+ */
+export function addClusterStacks(app: App, clusters: readonly ClusterConfig[]): ClusterOidcStack[] {
+  return clusters.map((cluster) => new ClusterOidcStack(app, cluster.stackId, { cluster }));
+}
+
+/** `payments-api` → `PaymentsApi`. */
+function pascalCase(id: string): string {
+  return id.split('-').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1)).join('');
+}

@@ -1,0 +1,14 @@
+/**
+ * Library entry point: the constructs, the per-cluster stack and the config loader, for apps
+ * that compose them differently from bin/app.ts.
+ */
+export * from './constructs/alarms';
+export * from './constructs/federation';
+export * from './constructs/issuer-site';
+export * from './constructs/jwks-sync';
+export * from './constructs/verify-api';
+export * from './cluster-oidc-stack';
+export * from './config-loader';
+export { LAMBDA_RUNTIME } from './private/node-function';
+export { ConfigValidationError, validateConfig, stackIdFor } from '../core/config';
+export type { ClusterConfig } from '../core/config';
