@@ -183,7 +183,9 @@ function parseJwk(entry: unknown, source: string): ParsedKey {
   }
   if (entry.kid !== undefined && typeof entry.kid !== 'string') throw new KeyRefused('JWK "kid" is not a string');
   // External signers choose their own key ids: a kid given in the JWK is kept as it is.
-  const kid = typeof entry.kid === 'string' ? entry.kid : derived.kid;
+  // An empty kid is no id (old pod-identity-webhook files carry one): kube's kid is used, and the
+  // kid-less duplicate, when wanted, comes from the `includeKidlessDuplicates` option.
+  const kid = typeof entry.kid === 'string' && entry.kid !== '' ? entry.kid : derived.kid;
   return { jwk: { ...derived, kid }, source, fromPrivateKey };
 }
 

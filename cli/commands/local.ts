@@ -1,0 +1,71 @@
+/** `local`: the whole system on 127.0.0.1 with no AWS account (`npm start`). */
+import { DEFAULT_LOCAL_AUDIENCE, DEFAULT_LOCAL_PORT, mintDemoToken, startLocalMode } from '../local-mode';
+import { CliError, EXIT_OK, integerFlag, LeafCommand, listFlag, stringFlag } from '../command';
+
+/** The `local` command. */
+export const localCommand: LeafCommand = {
+  name: 'local',
+  summary: 'run the issuer documents and the Verify API locally (no AWS account)',
+  description: [
+    'With no flags: makes a demo key (once, in the state folder), publishes the discovery documents through',
+    'the same sync core as the Lambda, serves them and the verify routes on 127.0.0.1, and prints a demo token',
+    'with curl commands. With --key-file or --jwks-url, serves a real cluster\'s keys so that tokens from',
+    '`kubectl create token` verify locally. Stop with Ctrl-C.',
+  ].join('\n'),
+  options: {
+    'key-file': { type: 'string', valueName: 'FILE', multiple: true, description: 'a cluster key file (sa.pub, or sa.key: only its public half is used)' },
+    'jwks-url': { type: 'string', valueName: 'URL', description: 'the cluster\'s https://APISERVER/openid/v1/jwks' },
+    'ca-file': { type: 'string', valueName: 'FILE', description: 'CA bundle for --jwks-url' },
+    'token-file': { type: 'string', valueName: 'FILE', description: 'bearer token for --jwks-url' },
+    issuer: { type: 'string', valueName: 'URL', description: 'the issuer the cluster\'s tokens carry', defaultText: 'the local server\'s URL' },
+    audience: { type: 'string', valueName: 'AUD', multiple: true, description: 'an audience callers may ask about', defaultText: DEFAULT_LOCAL_AUDIENCE },
+    port: { type: 'string', valueName: 'N', description: 'port on 127.0.0.1 (0 picks a free one)', defaultText: String(DEFAULT_LOCAL_PORT) },
+    'state-dir': { type: 'string', valueName: 'DIR', description: 'folder for the demo key and the documents', defaultText: '.kube-oidc-local' },
+  },
+  examples: ['local', 'local --port 0', 'local --key-file /etc/kubernetes/pki/sa.pub --issuer https://kubernetes.default.svc.cluster.local --audience my-api'],
+  async run(args, context) {
+    const mode = await startLocalMode({
+      keyFiles: listFlag(args, 'key-file'),
+      jwksUrl: stringFlag(args, 'jwks-url'),
+      caFile: stringFlag(args, 'ca-file'),
+      tokenFile: stringFlag(args, 'token-file'),
+      issuer: stringFlag(args, 'issuer'),
+      audiences: listFlag(args, 'audience'),
+      port: integerFlag(args, 'port', DEFAULT_LOCAL_PORT, 0, 65535),
+      stateDir: stringFlag(args, 'state-dir'),
+    }).catch((err: Error) => { throw new CliError(err.message); });
+    const nowSeconds = Math.floor(context.io.now().getTime() / 1000);
+    const token = mode.usesDemoKey ? await mintDemoToken(mode, nowSeconds) : undefined;
+    const human = [
+      `kube-oidc local mode is serving on ${mode.url}`,
+      `  issuer:    ${mode.issuer}`,
+      `  discovery: ${mode.url}${new URL(`${mode.issuer}/.well-known/openid-configuration`).pathname}`,
+      `  jwks:      ${mode.url}${new URL(`${mode.issuer}/openid/v1/jwks`).pathname}`,
+      `  audiences: ${mode.audiences.join(', ')}`,
+      `  state:     ${mode.stateDir}${mode.usesDemoKey ? ' (holds a DEMO key: never use it for a real cluster)' : ''}`,
+      `  published: ${mode.lastSync.plan?.publishedKids.join(', ') ?? '(see state)'}`,
+      ...(token ? [
+        '',
+        'A demo token (system:serviceaccount:default:demo, valid for one hour):',
+        '',
+        `TOKEN=${token}`,
+        '',
+        'Try it:',
+        `  curl -s ${mode.url}/verify -d "{\\"token\\":\\"$TOKEN\\"}"`,
+        `  curl -s ${mode.url}/apis/authentication.k8s.io/v1/tokenreviews -d "{\\"apiVersion\\":\\"authentication.k8s.io/v1\\",\\"kind\\":\\"TokenReview\\",\\"spec\\":{\\"token\\":\\"$TOKEN\\"}}"`,
+        `  curl -si ${mode.url}/auth -H "Authorization: Bearer $TOKEN"`,
+      ] : [
+        '',
+        'Verify a token of your cluster (kubectl create token SA --audience AUD):',
+        `  curl -s ${mode.url}/verify -d "{\\"token\\":\\"$(kubectl create token default --audience ${mode.audiences[0]})\\"}"`,
+      ]),
+      '',
+      'Press Ctrl-C to stop.',
+    ].join('\n');
+    context.emit(human, { url: mode.url, issuer: mode.issuer, audiences: mode.audiences, stateDir: mode.stateDir, demoToken: token ?? null });
+    const signal = await context.io.untilInterrupted();
+    await mode.close();
+    context.note(`stopped (${signal})`);
+    return EXIT_OK;
+  },
+};

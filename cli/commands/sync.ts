@@ -1,0 +1,89 @@
+/** `sync`: one JWKS sync against a deployed cluster's buckets, with the same runner as the Lambda. */
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { readFile } from 'node:fs/promises';
+import { parseRotationState } from '../../core/rotation';
+import { cloudFrontInvalidator } from '../../runtime/aws-notifications';
+import { clusterJwksSource, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
+import { runSync, SYNC_DEFAULTS } from '../../runtime/sync-runner';
+import { CliError, EXIT_FAILED, EXIT_OK, integerFlag, LeafCommand, stringFlag, UsageError } from '../command';
+import { resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
+
+/** The `sync` command. */
+export const syncCommand: LeafCommand = {
+  name: 'sync',
+  summary: 'run one JWKS sync against a cluster\'s buckets (as the Lambda does)',
+  description: [
+    'Reads the keys uploaded under keys/ (and --jwks-url, when given), the deny list and the rotation state,',
+    'then writes the JWKS and the discovery document if they changed and invalidates the changed paths.',
+    'Key sources the Lambda reads but this command cannot (the keys in the cluster configuration) are',
+    'treated as unreachable, never as empty: their keys stay published and no grace timer starts.',
+    'Honours AWS_ENDPOINT_URL (moto, LocalStack).',
+  ].join('\n'),
+  options: {
+    ...STORAGE_OPTIONS,
+    'jwks-url': { type: 'string', valueName: 'URL', description: 'also read the cluster\'s /openid/v1/jwks' },
+    'ca-file': { type: 'string', valueName: 'FILE', description: 'CA bundle for --jwks-url' },
+    'token-file': { type: 'string', valueName: 'FILE', description: 'bearer token for --jwks-url' },
+    'grace-period': { type: 'string', valueName: 'SECONDS', description: 'how long a removed key stays published', defaultText: String(SYNC_DEFAULTS.gracePeriodSeconds) },
+    'max-age': { type: 'string', valueName: 'SECONDS', description: 'Cache-Control max-age of the documents', defaultText: String(SYNC_DEFAULTS.cacheMaxAgeSeconds) },
+  },
+  examples: ['sync --cluster dev', 'sync --bucket my-private-bucket --documents-bucket my-docs-bucket --issuer https://oidc.example.com'],
+  async run(args, context) {
+    const storage = await resolveClusterStorage(args, context.io.env);
+    if (!storage.documents || !storage.issuer) throw new UsageError('sync needs the documents bucket and the issuer: use --cluster, or give --documents-bucket and --issuer with --bucket');
+    const sources: KeySource[] = [uploadedKeysSource(storage.privateStore, SYNC_DEFAULTS.keyPrefix)];
+    const jwksUrl = stringFlag(args, 'jwks-url');
+    if (jwksUrl) {
+      const caFile = stringFlag(args, 'ca-file');
+      const tokenFile = stringFlag(args, 'token-file');
+      sources.push(clusterJwksSource({
+        url: jwksUrl,
+        caPem: caFile ? await readFile(caFile, 'utf8') : undefined,
+        bearerToken: tokenFile ? async () => (await readFile(tokenFile, 'utf8')).trim() : undefined,
+      }));
+    }
+    // Sources the state knows but this process cannot read must count as down, or their keys would retire.
+    const state = await storage.privateStore.get(SYNC_DEFAULTS.stateKey);
+    const knownSources = state ? Object.values(parseRotationState(state.body).keys).flatMap((record) => record.sources) : [];
+    for (const id of new Set(knownSources)) {
+      if (!sources.some((source) => source.id === id)) sources.push({ id, read: async () => { throw new Error('not readable from the CLI'); } });
+    }
+    const report = await runSync({
+      documents: storage.documents,
+      privateStore: storage.privateStore,
+      sources,
+      now: () => Math.floor(context.io.now().getTime() / 1000),
+      invalidate: storage.distributionId ? cloudFrontInvalidator(new CloudFrontClient({}), storage.distributionId) : undefined,
+    }, {
+      issuer: storage.issuer,
+      stateKey: SYNC_DEFAULTS.stateKey,
+      denyListKey: SYNC_DEFAULTS.denyListKey,
+      gracePeriodSeconds: integerFlag(args, 'grace-period', SYNC_DEFAULTS.gracePeriodSeconds, 0, 10 * 365 * 86_400),
+      cacheMaxAgeSeconds: integerFlag(args, 'max-age', SYNC_DEFAULTS.cacheMaxAgeSeconds, 0, 3600),
+      includeKidlessDuplicates: false,
+    });
+    const plan = report.plan;
+    const lines = [
+      `sync of ${storage.description}: ${report.outcome}${report.failureReason ? ` (${report.failureReason})` : ''}`,
+      `published kids: ${plan?.publishedKids.join(', ') || '(none)'}`,
+      ...(plan?.addedKids.length ? [`added: ${plan.addedKids.join(', ')}`] : []),
+      ...(plan?.retiringKids.length ? [`retiring (grace period): ${plan.retiringKids.join(', ')}`] : []),
+      ...(plan?.retiredKids.length ? [`retired: ${plan.retiredKids.join(', ')}`] : []),
+      ...(plan?.revokedKids.length ? [`revoked: ${plan.revokedKids.join(', ')}`] : []),
+      ...(plan?.problems ?? []).map((p) => `skipped ${p.source}: ${p.reason}`),
+    ];
+    context.emit(lines.join('\n'), {
+      outcome: report.outcome,
+      failureReason: report.failureReason,
+      publishedKids: plan?.publishedKids ?? [],
+      addedKids: plan?.addedKids ?? [],
+      retiringKids: plan?.retiringKids ?? [],
+      retiredKids: plan?.retiredKids ?? [],
+      revokedKids: plan?.revokedKids ?? [],
+      problems: plan?.problems ?? [],
+      invalidated: plan?.invalidationPaths ?? [],
+    });
+    if (report.outcome === 'failed' && !plan) throw new CliError(report.failureReason ?? 'sync failed');
+    return report.outcome === 'failed' ? EXIT_FAILED : EXIT_OK;
+  },
+};
