@@ -13,7 +13,7 @@
  */
 import { createPublicKey, verify as cryptoVerify, KeyObject } from 'node:crypto';
 import type { DenyList } from './deny-list';
-import { decodeJsonObjectSegment, isBase64Url, isCanonicalBase64Url } from './jws-compact';
+import { decodeAsciiBase64Url, decodeJsonObjectSegment, isCanonicalBase64Url, parseJsonObject } from './jws-compact';
 import { parseKeyMaterial, SIGNING_ALGS, type SigningAlg } from './keys';
 import { evaluateClaims, quote, type DenySets, type ReasonCode, type VerifyResult } from './token-claims';
 
@@ -152,6 +152,9 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
   const deny = denyList ? denySets(denyList) : undefined;
   const allowed = new Set(settings.allowedAudiences);
   const headerCache = new Map<string, ParsedHeader>();
+  // Reused by every call (verify is synchronous); 4 spare bytes so a non-ASCII character at the
+  // limit still makes the written length differ from the character count.
+  const asciiScratch = Buffer.allocUnsafe(settings.maxTokenBytes + 4);
 
   function parseHeader(segment: string): HeaderOutcome {
     if (!isCanonicalBase64Url(segment)) return refusal('malformed', 'header is not canonical unpadded base64url');
@@ -197,6 +200,11 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
     if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) return refusal('malformed', segmentCountMessage(token));
 
+    // One UTF-8 write both refuses non-ASCII (which base64 decoding would misread) and yields the
+    // signing input without a new allocation.
+    const written = asciiScratch.write(token, 0, 'utf8');
+    if (written !== token.length) return refusal('malformed', 'token contains non-ASCII characters');
+
     const headerSegment = token.slice(0, firstDot);
     let header = headerCache.get(headerSegment);
     if (header === undefined) {
@@ -209,14 +217,13 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     }
     const kid = header.kid;
 
-    const payloadSegment = token.slice(firstDot + 1, secondDot);
-    if (!isCanonicalBase64Url(payloadSegment)) return refusal('malformed', 'payload is not canonical unpadded base64url', kid);
-    const signatureSegment = token.slice(secondDot + 1);
-    if (!isBase64Url(signatureSegment)) return refusal('malformed', 'signature is not unpadded base64url', kid);
+    const payloadBytes = decodeAsciiBase64Url(token.slice(firstDot + 1, secondDot), true);
+    if (payloadBytes === undefined) return refusal('malformed', 'payload is not canonical unpadded base64url', kid);
+    const signature = decodeAsciiBase64Url(token.slice(secondDot + 1), false);
+    if (signature === undefined) return refusal('malformed', 'signature is not unpadded base64url', kid);
     if (kid !== undefined && deny !== undefined && deny.kids.has(kid)) return refusal('revoked', `signing key ${quote(kid)} is revoked`, kid);
 
-    const signature = Buffer.from(signatureSegment, 'base64url');
-    const signingInput = Buffer.from(token.slice(0, secondDot), 'latin1');
+    const signingInput = asciiScratch.subarray(0, secondDot);
     let verifiedBy: ImportedKey | undefined;
     for (const key of header.candidates) {
       if (signature.length === key.signatureBytes && cryptoVerify(key.hash, signingInput, key.verifyKey, signature)) {
@@ -226,7 +233,7 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     }
     if (verifiedBy === undefined) return refusal('bad_signature', 'signature does not verify', kid);
 
-    const payload = decodeJsonObjectSegment(payloadSegment);
+    const payload = parseJsonObject(payloadBytes);
     const keyKid = verifiedBy.kid !== '' ? verifiedBy.kid : (kid ?? '');
     if (!payload.ok) return refusal('malformed', `payload is ${payload.problem}`, keyKid);
     return evaluateClaims(payload.value, {
