@@ -168,6 +168,10 @@ export function readFlagFile(path: string, flag: string): string {
 export async function readTokenArgument(value: string, io: CommandIo, flag = 'TOKEN'): Promise<string> {
   const token = value === '-' ? (await io.readStdin()).trim() : value.trim();
   if (token === '') throw new UsageError(`${flag} is empty${value === '-' ? ' (nothing on stdin)' : ''}`);
+  // A file name given where the token belongs is a common slip (a JWT never contains "/").
+  if (value !== '-' && token.includes('/')) {
+    throw new UsageError(`${flag} looks like a file name; to read a token file, give - and redirect it: - < ${token}`);
+  }
   return token;
 }
 

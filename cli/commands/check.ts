@@ -134,6 +134,8 @@ async function lookUpIamProviders(issuer: string, io: CommandIo): Promise<IamLoo
     region: io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(io.env.AWS_ENDPOINT_URL ? { endpoint: io.env.AWS_ENDPOINT_URL } : {}),
     maxAttempts: 2,
+    // A doctor must answer even when IAM is unreachable: bounded waits, then a failed finding.
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
   try {
     const listed = await client.send(new ListOpenIDConnectProvidersCommand({}));

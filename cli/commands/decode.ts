@@ -3,7 +3,6 @@
  * checked (that is `verify`'s job); the point is to read iss, aud, kid and the times when a
  * relying party refuses a token.
  */
-import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { CliError, EXIT_OK, LeafCommand, NOW_OPTION, readTokenArgument, resolveNow } from '../command';
 import { formatDuration, formatFields, formatLocalTime, formatRelative, indent } from '../output';
 
@@ -27,6 +26,8 @@ export const decodeCommand: LeafCommand = {
     const token = await readTokenArgument(args.positionals[0], context.io);
     const now = resolveNow(args, context.io);
     const nowSeconds = Math.floor(now.getTime() / 1000);
+    // Loaded on demand so that the other commands do not pay for it at start-up.
+    const { decodeJwt, decodeProtectedHeader } = await import('jose');
     let header: Record<string, unknown>;
     let claims: Record<string, unknown>;
     try {

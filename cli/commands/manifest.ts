@@ -3,7 +3,6 @@
  * and the pod-spec fragment that mounts a projected token for STS and sets the variables the AWS
  * SDKs read (`AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_REGION`).
  */
-import { stringify } from 'yaml';
 import { audienceFlag, EXIT_OK, integerFlag, LeafCommand, namespaceFlag, requiredFlag, serviceAccountFlag, stringFlag, STS_AUDIENCE, UsageError } from '../command';
 
 /** Where the token is mounted: the path the EKS webhook uses, so existing docs and tooling apply. */
@@ -60,6 +59,8 @@ export const manifestCommand: LeafCommand = {
       context.note(`note: audience ${audience}: the IAM OIDC provider must list it as a client ID, and the role's trust policy must use it (trust-policy --audience ${audience})`);
     }
 
+    // Loaded on demand so that the other commands do not pay for it at start-up.
+    const { stringify } = await import('yaml');
     const manifest = irsaManifest({ roleArn, namespace, serviceAccount, audience, expirationSeconds: expiration, region, containerName });
     const human = [
       `# ServiceAccount ${namespace}/${serviceAccount}: pods using it assume ${roleArn}.`,
