@@ -23,8 +23,13 @@ import {
 } from './command';
 import { checkCommand } from './commands/check';
 import { decodeCommand } from './commands/decode';
+import { denyCommand } from './commands/deny';
 import { discoveryCommand } from './commands/discovery';
+import { jwksCommand } from './commands/jwks';
+import { keysCommand } from './commands/keys';
+import { localCommand } from './commands/local';
 import { manifestCommand } from './commands/manifest';
+import { syncCommand } from './commands/sync';
 import { trustPolicyCommand } from './commands/trust-policy';
 import { verifyCommand } from './commands/verify';
 import { errorLine, toJson } from './output';
@@ -34,12 +39,17 @@ export const PROGRAM = 'kube-oidc';
 
 /** The subcommands, in the order `--help` lists them. One line per command. */
 export const COMMANDS: readonly Command[] = [
+  localCommand,
   decodeCommand,
   verifyCommand,
   checkCommand,
   discoveryCommand,
   trustPolicyCommand,
   manifestCommand,
+  jwksCommand,
+  keysCommand,
+  denyCommand,
+  syncCommand,
 ];
 
 /** Flags every command accepts. */

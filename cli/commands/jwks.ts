@@ -28,7 +28,7 @@ export const jwksCommand: LeafCommand = {
       if (result.keys.some((key) => key.fromPrivateKey)) context.note(`note: ${file} holds a private key; only its public half is used`);
       keys.push(...result.keys.map((key) => key.jwk));
     }
-    if (problems.length > 0) throw new CliError(`cannot use every input:\n  ${problems.join('\n  ')}`);
+    if (problems.length > 0) throw new CliError(`cannot use every input: ${problems.join('; ')}`);
     const body = serializeJwks(buildJwks(keys, { includeKidlessDuplicates: booleanFlag(args, 'kidless') }));
     context.emit(body, JSON.parse(body));
     return EXIT_OK;
