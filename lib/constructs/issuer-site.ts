@@ -263,7 +263,6 @@ export class IssuerSite extends Construct {
       deliverySourceName: source.ref,
       deliveryDestinationArn: destination.attrArn,
     });
-    delivery.node.addDependency(source);
     // Delivery checks its write access when created: the bucket policy must exist first.
     if (this.logsBucket.policy) delivery.node.addDependency(this.logsBucket.policy);
     for (const resource of [source, destination, delivery]) {
