@@ -95,7 +95,9 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
       return await runLeaf(command, rest, path, io);
     }
   } catch (err) {
-    return reportError(err, path, io);
+    const terminator = argv.indexOf('--');
+    const wantsJson = (terminator === -1 ? argv : argv.slice(0, terminator)).includes('--json');
+    return reportError(err, path, io, wantsJson);
   }
 }
 
@@ -158,28 +160,27 @@ function parseErrorMessage(err: unknown): string {
   const quoted = /'([^']+)'/.exec(message)?.[1];
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) return `unknown option ${quoted}`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted) {
-    const flag = quoted.split(' ')[0];
+    // Node quotes the option as "--name <value>" or "-n, --name": keep the long name.
+    const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted;
     return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} does not take a value`;
   }
   return message.split('\n')[0];
 }
 
-function reportError(err: unknown, path: string[], io: CommandIo): number {
-  if (err instanceof UsageError) {
-    io.stderr(errorLine('error', err.message));
-    io.stderr(`(see '${path.join(' ')} --help')\n`);
-    return EXIT_USAGE;
-  }
-  if (err instanceof CliError) {
-    io.stderr(errorLine('error', err.message));
-    return EXIT_FAILED;
-  }
-  // An unexpected failure is a bug: say so in one line, and show the stack only when asked.
+function reportError(err: unknown, path: string[], io: CommandIo, wantsJson: boolean): number {
   const message = err instanceof Error ? err.message : String(err);
+  const status = err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
+  // Scripts that asked for JSON get a JSON verdict on stdout too, so they never parse an empty output.
+  if (wantsJson) io.stdout(toJson({ ok: false, error: { status, message: errorLine('', message).replace(/^: /, '').trimEnd() } }));
   io.stderr(errorLine('error', message));
-  if (io.env.KUBE_OIDC_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
-  else io.stderr('(unexpected error: set KUBE_OIDC_DEBUG=1 to see where it happened)\n');
-  return EXIT_FAILED;
+  if (err instanceof UsageError) {
+    io.stderr(`(see '${path.join(' ')} --help')\n`);
+  } else if (!(err instanceof CliError)) {
+    // An unexpected failure is a bug: say so in one line, and show the stack only when asked.
+    if (io.env.KUBE_OIDC_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    else io.stderr('(unexpected error: set KUBE_OIDC_DEBUG=1 to see where it happened)\n');
+  }
+  return status;
 }
 
 /** The help text of the program: usage and the command list. */
