@@ -1,0 +1,204 @@
+/**
+ * `npm run bench`: the verifier's throughput against raw node:crypto and three JWT libraries,
+ * the differential check against jose, the Lambda bundles' sizes and module-load times, the
+ * unknown-kid flood count, and the sync's document-building cost. Prints figures and ratios
+ * measured in this one run; nothing here is a pass/fail test (these machines are noisy).
+ *
+ * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N.
+ */
+import { execFileSync } from 'node:child_process';
+import { createSign, generateKeyPairSync, KeyObject, randomUUID, verify as cryptoVerify } from 'node:crypto';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { buildSync } from 'esbuild';
+import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
+import jsonwebtoken from 'jsonwebtoken';
+import { buildJwks } from '../core/documents';
+import { jwkFromPublicKey, PublicJwk } from '../core/keys';
+import { planSync } from '../core/rotation';
+import { createVerifier } from '../core/verifier';
+import { handleVerifyRequest } from '../core/verify-api';
+import { KeyCache } from '../runtime/key-cache';
+import { generateVerifierCorpus, referenceVerify } from '../test/support/tokens';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const ROUNDS = Number(flag('--rounds') ?? (quick ? 1 : 3));
+const TOKENS = Number(flag('--tokens') ?? (quick ? 2000 : 20000));
+const ISSUER = 'https://oidc.example.com/cluster-a';
+const AUDIENCE = 'api.payments.internal';
+const NOW = 1_800_000_000;
+
+function flag(name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+function b64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+/** Kube-shaped tokens, signed with node:crypto directly (fast to make 20k of). */
+function mintTokens(alg: 'RS256' | 'ES256', privateKey: KeyObject, kid: string, count: number): string[] {
+  const header = b64url(JSON.stringify({ alg, kid }));
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const payload = b64url(JSON.stringify({
+      aud: [AUDIENCE], exp: NOW + 3600, iat: NOW, iss: ISSUER, jti: randomUUID(),
+      'kubernetes.io': { namespace: 'payments', node: { name: 'ip-10-0-1-17', uid: randomUUID() }, pod: { name: `api-${i}`, uid: randomUUID() }, serviceaccount: { name: 'api', uid: '6c3d0d6e-2a4f-4a53-9a57-1e1f0d9b6b9e' } },
+      nbf: NOW, sub: 'system:serviceaccount:payments:api',
+    }));
+    const input = `${header}.${payload}`;
+    const signature = createSign('sha256').update(input).sign(alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey);
+    tokens.push(`${input}.${b64url(signature)}`);
+  }
+  return tokens;
+}
+
+/** Raw node:crypto: split, one-shot verify, parse the payload, check exp/iss/aud. The ceiling. */
+function rawVerifier(alg: 'RS256' | 'ES256', publicKey: KeyObject): (token: string) => boolean {
+  const key = alg === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey;
+  return (token) => {
+    const dot2 = token.lastIndexOf('.');
+    const dot1 = token.indexOf('.');
+    if (!cryptoVerify('sha256', Buffer.from(token.slice(0, dot2)), key, Buffer.from(token.slice(dot2 + 1), 'base64url'))) return false;
+    const claims = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString()) as { exp: number; iss: string; aud: string[] };
+    return claims.exp > NOW && claims.iss === ISSUER && claims.aud.includes(AUDIENCE);
+  };
+}
+
+interface Contender {
+  readonly name: string;
+  readonly verify: (token: string) => boolean | Promise<boolean>;
+}
+
+async function opsPerSecond(contender: Contender, tokens: readonly string[]): Promise<{ median: number; wrong: number }> {
+  let wrong = 0;
+  for (let i = 0; i < Math.min(500, tokens.length); i += 1) if (!(await contender.verify(tokens[i]))) wrong += 1; // warm-up
+  const rates: number[] = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const start = performance.now();
+    for (const token of tokens) {
+      const result = contender.verify(token);
+      if (!(typeof result === 'boolean' ? result : await result)) wrong += 1;
+    }
+    rates.push(tokens.length / ((performance.now() - start) / 1000));
+  }
+  rates.sort((a, b) => a - b);
+  return { median: rates[Math.floor(rates.length / 2)], wrong };
+}
+
+async function throughput(): Promise<void> {
+  const { jwtVerify, createLocalJWKSet } = await import('jose');
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = jwkFromPublicKey(pair.publicKey);
+    const tokens = mintTokens(alg, pair.privateKey, jwk.kid, TOKENS);
+    const ours = createVerifier({ keys: [jwk] }, { issuer: ISSUER, allowedAudiences: [AUDIENCE] });
+    const localSet = createLocalJWKSet({ keys: [jwk as never] });
+    const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const fast = createFastJwtVerifier({ key: pem, algorithms: [alg], allowedIss: ISSUER, allowedAud: AUDIENCE, clockTimestamp: NOW * 1000, cache: false });
+    const contenders: Contender[] = [
+      { name: 'raw node:crypto.verify', verify: rawVerifier(alg, pair.publicKey) },
+      { name: 'kube-oidc verify core', verify: (token) => ours.verify(token, { now: NOW }).ok },
+      { name: 'jose.jwtVerify (local JWKS)', verify: async (token) => { await jwtVerify(token, localSet, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], currentDate: new Date(NOW * 1000) }); return true; } },
+      { name: 'fast-jwt', verify: (token) => { fast(token); return true; } },
+      { name: 'jsonwebtoken (KeyObject)', verify: (token) => { jsonwebtoken.verify(token, pair.publicKey, { algorithms: [alg], issuer: ISSUER, audience: AUDIENCE, clockTimestamp: NOW }); return true; } },
+    ];
+    console.log(`\n${alg}: ${tokens.length} distinct tokens, median of ${ROUNDS} round(s), single thread, warm`);
+    console.log(`  ${'implementation'.padEnd(30)} ${'ops/s'.padStart(9)}  ratio to raw  wrong verdicts`);
+    let raw = 0;
+    for (const contender of contenders) {
+      const { median, wrong } = await opsPerSecond(contender, tokens);
+      if (raw === 0) raw = median;
+      console.log(`  ${contender.name.padEnd(30)} ${median.toFixed(0).padStart(9)}  ${(median / raw).toFixed(2).padStart(11)}x  ${wrong}`);
+    }
+  }
+}
+
+async function differential(): Promise<void> {
+  const corpus = generateVerifierCorpus({ seed: 7, mutationsPerToken: quick ? 10 : 40 });
+  const verifier = createVerifier(corpus.jwks, corpus.policy, corpus.denyList);
+  let disagreements = 0;
+  for (const item of corpus.cases) {
+    const fast = verifier.verify(item.token, { audiences: item.audiences, now: item.now }).ok;
+    const reference = await referenceVerify(item.token, corpus, { audiences: item.audiences, now: item.now });
+    if (fast !== reference) disagreements += 1;
+  }
+  console.log(`\nDifferential check against jose.jwtVerify: ${corpus.cases.length} tokens (valid, attacks, mutations), ${disagreements} disagreements`);
+}
+
+function bundles(): void {
+  // Inside the project, so the externals (the AWS SDK) resolve from node_modules as the runtime provides them.
+  const out = join(process.cwd(), 'node_modules', '.cache', 'kube-oidc-bench');
+  mkdirSync(out, { recursive: true });
+  console.log('\nLambda bundles (esbuild, minified, as the CDK app builds them; the AWS SDK is provided by the runtime)');
+  console.log(`  ${'bundle'.padEnd(16)} ${'bytes'.padStart(8)}  module load ms (median of 15 fresh processes)`);
+  const env = {
+    ...process.env,
+    ISSUER_URL: ISSUER, DOCUMENTS_BUCKET: 'docs', PRIVATE_BUCKET: 'private', JWKS_KEY: 'openid/v1/jwks', ALLOWED_AUDIENCES: JSON.stringify([AUDIENCE]),
+    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', NODE_NO_WARNINGS: '1',
+  };
+  for (const [name, entry] of [['token-verifier', 'lambda/token-verifier/index.ts'], ['jwks-sync', 'lambda/jwks-sync/index.ts']]) {
+    const outfile = join(out, `${name}.js`);
+    buildSync({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile, external: ['@aws-sdk/*'], logLevel: 'silent' });
+    const probe = join(out, `${name}-probe.js`);
+    writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(outfile)}); process.stdout.write(String(performance.now() - t));`);
+    const times: number[] = [];
+    for (let i = 0; i < 15; i += 1) times.push(Number(execFileSync(process.execPath, [probe], { env, cwd: process.cwd() }).toString()));
+    times.sort((a, b) => a - b);
+    console.log(`  ${name.padEnd(16)} ${String(statSync(outfile).size).padStart(8)}  ${times[7].toFixed(1)}`);
+  }
+  console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda)');
+}
+
+async function flood(): Promise<void> {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwks = JSON.stringify({ keys: [jwkFromPublicKey(pair.publicKey)] });
+  let fetches = 0;
+  let clock = 0;
+  const keys = new KeyCache({
+    loadJwks: async () => { fetches += 1; return jwks; },
+    loadDenyList: async () => undefined,
+    policy: { issuer: ISSUER, allowedAudiences: [AUDIENCE] },
+    nowMs: () => clock,
+    unknownKidCooldownSeconds: 30,
+  });
+  for (let i = 0; i < 10_000; i += 1) {
+    clock = i; // 10,000 requests within 10 s: one cooldown window
+    const header = b64url(JSON.stringify({ alg: 'ES256', kid: randomUUID() }));
+    await handleVerifyRequest({ method: 'POST', path: '/verify', headers: {}, query: {}, body: JSON.stringify({ token: `${header}.e30.AAAA` }) }, { keys, now: () => NOW, authAudiences: [AUDIENCE] });
+  }
+  console.log(`\nUnknown-kid flood: 10,000 requests with random kids in one 30 s cooldown caused ${fetches} key-set fetches (1 initial load + at most 1 refetch)`);
+}
+
+function syncCost(): void {
+  console.log('\nSync document building (planSync: JWKS + discovery + state), median of 50 runs');
+  for (const count of [1, 10, 100]) {
+    const keys: PublicJwk[] = [];
+    for (let i = 0; i < count; i += 1) keys.push(jwkFromPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey));
+    const observation = { source: 'upload', ok: true as const, keys: keys.map((jwk) => ({ jwk, source: 'bench', fromPrivateKey: false })), problems: [] };
+    const times: number[] = [];
+    for (let i = 0; i < 50; i += 1) {
+      const start = performance.now();
+      planSync({ issuer: ISSUER, observations: [observation], revokedKids: new Set(), now: NOW, gracePeriodSeconds: 86400, cacheMaxAgeSeconds: 300, current: {} });
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`  ${String(count).padStart(4)} keys: ${times[25].toFixed(3)} ms  (JWKS ${JSON.stringify(buildJwks(keys)).length} bytes)`);
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`kube-oidc benchmark — ${new Date().toISOString()}`);
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}`);
+  await throughput();
+  await differential();
+  bundles();
+  await flood();
+  syncCost();
+}
+
+void main();
