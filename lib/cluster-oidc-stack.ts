@@ -155,7 +155,11 @@ export class ClusterOidcStack extends Stack {
         vpcPlacement: {
           // Attributes only, no lookup: `cdk synth` needs no credentials.
           vpc: ec2.Vpc.fromVpcAttributes(this, 'SyncVpc', { vpcId: vpc.vpcId, availabilityZones: vpc.subnetIds.map((_, i) => `subnet-${i}-az`) }),
-          subnets: vpc.subnetIds.map((subnetId) => ec2.Subnet.fromSubnetId(this, `SyncSubnet-${subnetId}`, subnetId)),
+          subnets: vpc.subnetIds.map((subnetId) => {
+            const subnet = ec2.Subnet.fromSubnetId(this, `SyncSubnet-${subnetId}`, subnetId);
+            Annotations.of(subnet).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'Only the subnet id is used, to place the sync Lambda.');
+            return subnet;
+          }),
           securityGroups: vpc.securityGroupIds.map((sgId) => ec2.SecurityGroup.fromSecurityGroupId(this, `SyncSecurityGroup-${sgId}`, sgId, { mutable: false })),
         },
       } : {}),

@@ -1,0 +1,153 @@
+import type { CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { VERIFY_API_ROUTES } from '../../lib/constructs/verify-api';
+import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
+import { defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
+import type { Json, SynthesizedCluster } from './support/synth';
+
+const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+const getAtt = (id: string, attribute: string) => ({ 'Fn::GetAtt': [id, attribute] });
+const objectArn = (bucketId: string, key: string) => ({ 'Fn::Join': ['', [getAtt(bucketId, 'Arn'), `/${key}`]] });
+
+function verifier(s: SynthesizedCluster) {
+  const api = s.stack.verifyApi;
+  if (!api) throw new Error('no Verify API');
+  return api;
+}
+
+function routes(s: SynthesizedCluster): Json[] {
+  return Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties as Json);
+}
+
+let open: SynthesizedCluster;
+let iamAuthorized: SynthesizedCluster;
+beforeAll(() => {
+  open = synthCluster(defaultDomainCluster());
+  iamAuthorized = synthCluster(fullCluster());
+});
+
+describe('VerifyApi routes', () => {
+  test('TokenReview, /verify, forward-auth and $default (so unknown paths reach the JSON 404), all to the handler', () => {
+    expect(routes(open).map((r) => r.RouteKey).sort()).toEqual([
+      '$default',
+      'ANY /auth',
+      'ANY /auth/{proxy+}',
+      'POST /apis/authentication.k8s.io/v1/tokenreviews',
+      'POST /verify',
+    ]);
+    const targets = new Set(routes(open).map((r) => JSON.stringify(r.Target)));
+    expect(targets.size).toBe(1);
+    expect(VERIFY_API_ROUTES.map((r) => r.path)).toEqual(['/apis/authentication.k8s.io/v1/tokenreviews', '/verify', '/auth', '/auth/{proxy+}']);
+  });
+
+  test('a Lambda proxy integration with payload format 2.0', () => {
+    open.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: getAtt(logicalId(open.stack, verifier(open).function), 'Arn'),
+    });
+  });
+
+  test('an HTTP API without CORS', () => {
+    const apis = Object.values(resourcesOf(open.template, 'AWS::ApiGatewayV2::Api'));
+    expect(apis).toHaveLength(1);
+    expect(apis[0].Properties).toMatchObject({ ProtocolType: 'HTTP' });
+    expect((apis[0].Properties as Json).CorsConfiguration).toBeUndefined();
+  });
+
+  test('no authorizer by default; with iamAuth every route, $default included, needs SigV4', () => {
+    expect(routes(open).every((r) => r.AuthorizationType === undefined || r.AuthorizationType === 'NONE')).toBe(true);
+    expect(routes(iamAuthorized).map((r) => r.AuthorizationType)).toEqual(Array(5).fill('AWS_IAM'));
+  });
+});
+
+describe('VerifyApi stage', () => {
+  test('the $default stage auto-deploys with the configured throttling', () => {
+    iamAuthorized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 40, ThrottlingRateLimit: 25 },
+    });
+    open.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 } });
+  });
+
+  test('access logs go to a log group, as JSON without headers or bodies (the token travels there)', () => {
+    const api = verifier(open);
+    const stage = Object.values(resourcesOf(open.template, 'AWS::ApiGatewayV2::Stage'))[0].Properties as Json;
+    const settings = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(settings.DestinationArn).toEqual(getAtt(logicalId(open.stack, api.accessLogs), 'Arn'));
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey', caller: '$context.identity.userArn' });
+    expect(settings.Format).not.toMatch(/header|body|authorization|requestOverride/i);
+  });
+
+  test('the API URL is a stack output', () => {
+    const outputs = open.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.VerifyApiUrl.Value).toEqual(open.stack.resolve(verifier(open).url));
+    expect(JSON.stringify(outputs.VerifyApiUrl.Value)).toContain(logicalId(open.stack, verifier(open).api));
+  });
+});
+
+describe('VerifyApi function', () => {
+  test('read-only: s3:GetObject on exactly the JWKS object and the deny-list object', () => {
+    const { stack, template } = iamAuthorized;
+    const api = verifier(iamAuthorized);
+    const policy = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .find((p) => JSON.stringify((p.Properties as Json).Roles) === JSON.stringify([{ Ref: logicalId(stack, api.role) }]));
+    const statements = ((policy!.Properties as Json).PolicyDocument as { Statement: Json[] }).Statement;
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: expect.objectContaining({ 'Fn::GetAtt': expect.any(Array) }) },
+      {
+        Sid: 'ReadTheJwksAndTheDenyList',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [
+          objectArn(logicalId(stack, stack.issuerSite.documentsBucket), 'cluster-a/openid/v1/jwks'),
+          objectArn(logicalId(stack, stack.issuerSite.privateBucket), 'control/deny-list.json'),
+        ],
+      },
+    ]);
+  });
+
+  test('the environment carries exactly the documented variables', () => {
+    const { stack, template } = iamAuthorized;
+    const api = verifier(iamAuthorized);
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[logicalId(stack, api.function)].Properties as Json;
+    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Timeout: 10 });
+    expect((fn.Environment as Json).Variables).toEqual({
+      ISSUER_URL: 'https://oidc.example.com/cluster-a',
+      DOCUMENTS_BUCKET: { Ref: logicalId(stack, stack.issuerSite.documentsBucket) },
+      JWKS_KEY: 'cluster-a/openid/v1/jwks',
+      PRIVATE_BUCKET: { Ref: logicalId(stack, stack.issuerSite.privateBucket) },
+      DENY_LIST_KEY: 'control/deny-list.json',
+      ALLOWED_AUDIENCES: '["verify.prod.example.com","billing.prod.example.com"]',
+      DEFAULT_AUDIENCES: '["verify.prod.example.com"]',
+      CLOCK_SKEW_SECONDS: '60',
+      MAX_TOKEN_LIFETIME_SECONDS: '86400',
+      MAX_TOKEN_BYTES: '16384',
+      KIDLESS_COMPAT: 'true',
+      KEYS_TTL_SECONDS: '60',
+      UNKNOWN_KID_COOLDOWN_SECONDS: '30',
+      STALE_WINDOW_SECONDS: '900',
+      CALLER_AUDIENCES: '{"arn:aws:iam::123456789012:role/Billing":["billing.prod.example.com"]}',
+    });
+  });
+
+  test('defaults: every audience is a default audience, no lifetime limit, no caller bindings', () => {
+    const { stack, template } = open;
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[logicalId(stack, verifier(open).function)].Properties as Json;
+    const variables = (fn.Environment as Json).Variables as Json;
+    expect(variables).toMatchObject({ ALLOWED_AUDIENCES: '["verify.dev.example.com"]', DEFAULT_AUDIENCES: '["verify.dev.example.com"]', KIDLESS_COMPAT: 'false' });
+    expect(variables.MAX_TOKEN_LIFETIME_SECONDS).toBeUndefined();
+    expect(variables.CALLER_AUDIENCES).toBeUndefined();
+  });
+});
+
+test('a disabled Verify API creates no API, function or output', () => {
+  const disabled = defaultDomainCluster();
+  disabled.verifyApi = { enabled: false };
+  const { stack, template } = synthCluster(disabled);
+  expect(stack.verifyApi).toBeUndefined();
+  template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+  expect(Object.keys(template.toJSON().Outputs as Json)).not.toContain('VerifyApiUrl');
+});
