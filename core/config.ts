@@ -670,7 +670,7 @@ function readKeyMaterial(item: Reader, form: string, options: ValidateConfigOpti
   try {
     return { text: options.readKeyFile(file), label: `file ${file}` };
   } catch (err) {
-    field.fail(`cannot be read: ${err instanceof Error ? err.message : String(err)}`, 'check the path (relative to the config file) and permissions');
+    field.fail(`cannot be read: ${errorMessage(err)}`, 'check the path (relative to the config file) and permissions');
     return undefined;
   }
 }
@@ -1152,6 +1152,11 @@ function rangeText(options: NumberOptions): string {
   if (options.min !== undefined && options.max !== undefined) return ` (${options.min} to ${options.max})`;
   if (options.min !== undefined) return ` (at least ${options.min})`;
   return options.max !== undefined ? ` (at most ${options.max})` : '';
+}
+
+/** The message of anything thrown (errors from another realm fail `instanceof Error`). */
+function errorMessage(err: unknown): string {
+  return isObject(err) && typeof err.message === 'string' ? err.message : String(err);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

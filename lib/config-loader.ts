@@ -36,6 +36,7 @@ export function loadClusterConfig(configPath: string = DEFAULT_CONFIG_PATH): Clu
   }
 }
 
+/** The message of anything thrown (errors from another realm fail `instanceof Error`). */
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
 }
