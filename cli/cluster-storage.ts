@@ -1,12 +1,10 @@
 /**
  * Finds a deployed cluster's buckets for the CLI's storage commands: from the stack outputs of
  * `OidcCluster-NAME` (`--cluster NAME`), or named directly (`--bucket`, `--documents-bucket`).
- * Every AWS client honours `AWS_ENDPOINT_URL`, so the commands work against moto too.
+ * Every AWS client honours `AWS_ENDPOINT_URL`, so the commands work against moto too. The AWS SDK
+ * is loaded only here, when a storage command runs: every other command starts without it.
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { createS3Client } from '../runtime/aws-clients';
-import { ObjectStore } from '../runtime/object-store';
-import { S3ObjectStore } from '../runtime/s3-object-store';
+import type { ObjectStore } from '../runtime/object-store';
 import { CliError, OptionSpec, ParsedArgs, stringFlag, UsageError } from './command';
 
 /** The flags that name a cluster's storage, shared by keys, deny and sync. */
@@ -39,6 +37,8 @@ export async function resolveClusterStorage(args: ParsedArgs, env: Readonly<Reco
   const bucket = stringFlag(args, 'bucket');
   if (cluster && bucket) throw new UsageError('give --cluster NAME or --bucket BUCKET, not both');
   if (!cluster && !bucket) throw new UsageError('name the cluster: --cluster NAME (reads the stack outputs) or --bucket BUCKET');
+  const { createS3Client } = await import('../runtime/aws-clients');
+  const { S3ObjectStore } = await import('../runtime/s3-object-store');
   const s3 = createS3Client(env.AWS_ENDPOINT_URL);
   if (bucket) {
     const documentsBucket = stringFlag(args, 'documents-bucket');
@@ -64,6 +64,7 @@ export async function resolveClusterStorage(args: ParsedArgs, env: Readonly<Reco
 }
 
 async function stackOutputs(stackName: string): Promise<Record<string, string>> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   const client = new CloudFormationClient({});
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));

@@ -1,8 +1,6 @@
 /** `sync`: one JWKS sync against a deployed cluster's buckets, with the same runner as the Lambda. */
-import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { readFile } from 'node:fs/promises';
 import { parseRotationState } from '../../core/rotation';
-import { cloudFrontInvalidator } from '../../runtime/aws-notifications';
 import { clusterJwksSource, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
 import { runSync, SYNC_DEFAULTS } from '../../runtime/sync-runner';
 import { CliError, EXIT_FAILED, EXIT_OK, integerFlag, LeafCommand, stringFlag, UsageError } from '../command';
@@ -48,12 +46,13 @@ export const syncCommand: LeafCommand = {
     for (const id of new Set(knownSources)) {
       if (!sources.some((source) => source.id === id)) sources.push({ id, read: async () => { throw new Error('not readable from the CLI'); } });
     }
+    const invalidate = storage.distributionId ? await invalidatorFor(storage.distributionId) : undefined;
     const report = await runSync({
       documents: storage.documents,
       privateStore: storage.privateStore,
       sources,
       now: () => Math.floor(context.io.now().getTime() / 1000),
-      invalidate: storage.distributionId ? cloudFrontInvalidator(new CloudFrontClient({}), storage.distributionId) : undefined,
+      invalidate,
     }, {
       issuer: storage.issuer,
       stateKey: SYNC_DEFAULTS.stateKey,
@@ -87,3 +86,10 @@ export const syncCommand: LeafCommand = {
     return report.outcome === 'failed' ? EXIT_FAILED : EXIT_OK;
   },
 };
+
+/** Loads the CloudFront client only when there is a distribution to invalidate. */
+async function invalidatorFor(distributionId: string): Promise<(paths: readonly string[]) => Promise<void>> {
+  const { CloudFrontClient } = await import('@aws-sdk/client-cloudfront');
+  const { cloudFrontInvalidator } = await import('../../runtime/aws-notifications');
+  return cloudFrontInvalidator(new CloudFrontClient({}), distributionId);
+}
