@@ -13,6 +13,7 @@ import { clusterJwksSource, configKeysSource, KeySource, uploadedKeysSource } fr
 import { S3ObjectStore } from '../../runtime/s3-object-store';
 import { runSync, SYNC_DEFAULTS, SyncDependencies, SyncReport, SyncSettings } from '../../runtime/sync-runner';
 import { logWithMetrics } from '../../runtime/telemetry';
+import { SYNC_METRICS } from '../../core/metrics';
 import { booleanEnv, integerEnv, optionalEnv, requireEnv } from '../env';
 
 const endpointOverride = optionalEnv('AWS_ENDPOINT_URL');
@@ -81,16 +82,17 @@ export async function handler(event: unknown): Promise<SyncReport> {
   const report = await runSync(deps, settings);
   const plan = report.plan;
   const now = deps.now();
+  const failed = report.outcome === 'failed';
   logWithMetrics(
     metricsNamespace,
-    { Issuer: settings.issuer },
+    {},
     {
-      SyncSucceeded: { value: report.outcome === 'failed' ? 0 : 1, unit: 'Count' },
-      SyncFailed: { value: report.outcome === 'failed' ? 1 : 0, unit: 'Count' },
-      PublishedKeyCount: { value: plan?.publishedKids.length ?? 0, unit: 'Count' },
-      NewKids: { value: plan?.addedKids.length ?? 0, unit: 'Count' },
-      RefusedPrivateKeys: { value: report.privateKeyInputs.length, unit: 'Count' },
-      SecondsSinceLastPublish: { value: report.lastPublishedAt === undefined ? 0 : now - report.lastPublishedAt, unit: 'Seconds' },
+      [SYNC_METRICS.outcome]: { value: failed ? 0 : 1, unit: 'Count' },
+      [SYNC_METRICS.publishedKeyCount]: { value: plan?.publishedKids.length ?? 0, unit: 'Count' },
+      [SYNC_METRICS.newKids]: { value: failed ? 0 : plan?.addedKids.length ?? 0, unit: 'Count' },
+      [SYNC_METRICS.refusedPrivateKeys]: { value: report.privateKeyInputs.length, unit: 'Count' },
+      // A successful run confirms the documents are current; a failed one leaves them as old as their last change.
+      [SYNC_METRICS.secondsSinceLastPublish]: { value: failed && report.lastPublishedAt !== undefined ? now - report.lastPublishedAt : 0, unit: 'Seconds' },
     },
     {
       message: 'jwks sync run',

@@ -9,7 +9,8 @@ import { handleVerifyRequest, ApiRequest } from '../../core/verify-api';
 import type { VerifierPolicy } from '../../core/verifier';
 import { KeyCache } from '../../runtime/key-cache';
 import { s3GetObjectText, S3GetSettings } from '../../runtime/s3-lite';
-import { logLine } from '../../runtime/telemetry';
+import { VERIFY_METRICS } from '../../core/metrics';
+import { logLine, logWithMetrics } from '../../runtime/telemetry';
 import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv } from '../env';
 
 const allowedAudiences = stringListEnv('ALLOWED_AUDIENCES', []);
@@ -47,6 +48,19 @@ const keys = new KeyCache({
   staleWindowSeconds: integerEnv('STALE_WINDOW_SECONDS', 900),
   onFetch: (event) => logLine({ message: 'key set fetch', ...event }),
 });
+const metricsNamespace = optionalEnv('METRICS_NAMESPACE') ?? 'KubeOidc';
+
+/** One log line per request that also carries its metrics (verdicts by reason, latency). */
+function logRequest(line: Record<string, unknown>): void {
+  const result = String(line.verdict === 'authenticated' ? 'authenticated' : line.reason ?? line.verdict ?? 'unknown');
+  logWithMetrics(
+    metricsNamespace,
+    { Route: String(line.route ?? 'none'), Result: result },
+    { [VERIFY_METRICS.requests]: { value: 1, unit: 'Count' }, [VERIFY_METRICS.latency]: { value: Number(line.latencyMs ?? 0), unit: 'Milliseconds' } },
+    line,
+  );
+}
+
 const authAudiences = stringListEnv('AUTH_AUDIENCES', policy.defaultAudiences ?? allowedAudiences);
 
 /** The Lambda entry point. */
@@ -54,7 +68,7 @@ export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): P
   const response = await handleVerifyRequest(toApiRequest(event), {
     keys,
     now: () => Math.floor(Date.now() / 1000),
-    log: (line) => logLine(line),
+    log: logRequest,
     authAudiences,
     clockMs: () => performance.now(),
   });
