@@ -93,6 +93,9 @@ export class IssuerSite extends Construct {
 
   constructor(scope: Construct, id: string, props: IssuerSiteProps = {}) {
     super(scope, id);
+    // Server access logs must be granted by bucket policy, never by ACL (the buckets enforce
+    // BucketOwnerEnforced), whatever the app's feature flags say.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const custom = props.customDomain;
     const stack = Stack.of(this);
 
