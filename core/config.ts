@@ -967,6 +967,11 @@ function readCallerAudiences(r: Reader, audiences: readonly string[], iamAuth: b
       entry.fail('is not keyed by an IAM role or user ARN', 'key each entry by the caller\'s role or user ARN, e.g. "arn:aws:iam::123456789012:role/Billing"');
       continue;
     }
+    if (/:role\/.+\//.test(arn)) {
+      // A caller's session ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION) carries no role path.
+      entry.fail('is a role ARN with a path, which assumed-role sessions do not carry', 'key the entry by arn:aws:iam::ACCOUNT:role/NAME, without the path');
+      continue;
+    }
     const list = entry.stringArray({ required: true, fix: 'list the audiences this caller may ask about' }) ?? [];
     if (Array.isArray(value) && list.length === 0) entry.fail('is empty', 'list at least one audience, or remove the caller');
     list.forEach((aud, i) => {

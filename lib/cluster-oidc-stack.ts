@@ -59,6 +59,8 @@ export class ClusterOidcStack extends Stack {
     });
     for (const role of cluster.serviceAccountRoles) this.acknowledgeOperatorPermissions(role);
 
+    // One namespace per cluster: the sync's metrics carry no dimensions.
+    const metricsNamespace = `${DEFAULT_METRICS_NAMESPACE}/${cluster.name}`;
     const keySources = cluster.keySources;
     this.jwksSync = new JwksSync(this, 'JwksSync', {
       issuerUrl: site.issuerUrl,
@@ -76,8 +78,7 @@ export class ClusterOidcStack extends Stack {
       cacheMaxAge: Duration.seconds(cluster.sync.cacheMaxAgeSeconds),
       gracePeriod: Duration.seconds(cluster.rotation.gracePeriodSeconds),
       kidlessCompat: cluster.rotation.kidlessCompat,
-      // One namespace per cluster: the handler's metrics carry no dimensions.
-      metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}/${cluster.name}`,
+      metricsNamespace,
     });
 
     const verify = cluster.verifyApi;
@@ -90,6 +91,7 @@ export class ClusterOidcStack extends Stack {
         iamAuth: verify.iamAuth,
         throttle: verify.throttle,
         alarmTopic: this.alarms.topic,
+        metricsNamespace,
         policy: {
           audiences: verify.audiences,
           defaultAudiences: verify.defaultAudiences,

@@ -15,6 +15,7 @@ import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import type { JwksDocument } from '../../core/documents';
+import { SYNC_METRICS } from '../../core/metrics';
 import { acknowledgeNag } from '../private/nag';
 import { ProjectFunction } from '../private/node-function';
 import { PRIVATE_BUCKET_LAYOUT } from './issuer-site';
@@ -22,17 +23,8 @@ import { PRIVATE_BUCKET_LAYOUT } from './issuer-site';
 /** Default CloudWatch namespace of the sync's EMF metrics (the handler's fallback too). */
 export const DEFAULT_METRICS_NAMESPACE = 'KubeOidc';
 
-/** The EMF metrics the sync handler emits, without dimensions, in its METRICS_NAMESPACE. */
-export const SYNC_METRICS = {
-  /** 1 for a successful run (documents current), 0 for a failed one. */
-  outcome: 'SyncOutcome',
-  /** Number of keys in the published JWKS. */
-  publishedKeyCount: 'PublishedKeyCount',
-  /** Seconds since the documents were last confirmed current (a successful run). */
-  secondsSinceLastPublish: 'SecondsSinceLastPublish',
-  /** Key ids published for the first time by this run. */
-  newKids: 'NewKids',
-} as const;
+/** The EMF metrics the sync handler emits, without dimensions (shared with the handler). */
+export { SYNC_METRICS };
 
 /** The cluster's own JWKS endpoint as a key source. */
 export interface ClusterJwksEndpoint {
@@ -143,6 +135,7 @@ export class JwksSync extends Construct {
     readonly failedRun: cloudwatch.Alarm;
     readonly stale: cloudwatch.Alarm;
     readonly newKids: cloudwatch.Alarm;
+    readonly refusedPrivateKeys: cloudwatch.Alarm;
   };
 
   constructor(scope: Construct, id: string, props: JwksSyncProps) {
@@ -358,12 +351,20 @@ export class JwksSync extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [errors, failedRun, stale]) {
+    const refusedPrivateKeys = new cloudwatch.Alarm(this, 'RefusedPrivateKeysAlarm', {
+      alarmDescription: 'A private key was uploaded under keys/ and refused: treat it as leaked, rotate it, and delete the object.',
+      metric: metric(SYNC_METRICS.refusedPrivateKeys, 'Sum'),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [errors, failedRun, stale, refusedPrivateKeys]) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
     newKids.addAlarmAction(action);
-    return { errors, failedRun, stale, newKids };
+    return { errors, failedRun, stale, newKids, refusedPrivateKeys };
   }
 
   private logicalIdOf(bucket: s3.IBucket): string {

@@ -80,6 +80,11 @@ export interface VerifyApiProps {
    */
   readonly throttle?: apigwv2.ThrottleSettings;
   /**
+   * CloudWatch namespace of the handler's EMF metrics (requests and latency by route and result).
+   * @default 'KubeOidc'
+   */
+  readonly metricsNamespace?: string;
+  /**
    * Topic for the handler's error alarm.
    * @default - no alarm
    */
@@ -122,6 +127,7 @@ export class VerifyApi extends Construct {
       KEYS_TTL_SECONDS: String((policy.keysTtl ?? Duration.seconds(60)).toSeconds()),
       UNKNOWN_KID_COOLDOWN_SECONDS: String((policy.unknownKidCooldown ?? Duration.seconds(30)).toSeconds()),
       STALE_WINDOW_SECONDS: String((policy.staleWindow ?? Duration.minutes(15)).toSeconds()),
+      METRICS_NAMESPACE: props.metricsNamespace ?? 'KubeOidc',
       ...(policy.maxTokenLifetime ? { MAX_TOKEN_LIFETIME_SECONDS: String(policy.maxTokenLifetime.toSeconds()) } : {}),
       ...(policy.callerAudiences ? { CALLER_AUDIENCES: JSON.stringify(policy.callerAudiences) } : {}),
     };

@@ -129,6 +129,7 @@ describe('VerifyApi function', () => {
       KEYS_TTL_SECONDS: '60',
       UNKNOWN_KID_COOLDOWN_SECONDS: '30',
       STALE_WINDOW_SECONDS: '900',
+      METRICS_NAMESPACE: 'KubeOidc/prod',
       CALLER_AUDIENCES: '{"arn:aws:iam::123456789012:role/Billing":["billing.prod.example.com"]}',
     });
   });

@@ -530,6 +530,11 @@ describe('validateConfig: Verify API', () => {
       'cluster "prod", verifyApi.callerAudiences = {"arn:aws:iam::123456789012:role/Billing":["verify.prod.example.com"]}: needs verifyApi.iamAuth: without IAM authorization the caller is unknown. Fix: set verifyApi.iamAuth to true, or remove callerAudiences.');
   });
 
+  test('caller roles are named without a path (sessions do not carry it)', () => {
+    expectOnly(verify({ iamAuth: true, callerAudiences: { 'arn:aws:iam::123456789012:role/teams/Billing': ['verify.prod.example.com'] } }),
+      'cluster "prod", verifyApi.callerAudiences["arn:aws:iam::123456789012:role/teams/Billing"] = ["verify.prod.example.com"]: is a role ARN with a path, which assumed-role sessions do not carry. Fix: key the entry by arn:aws:iam::ACCOUNT:role/NAME, without the path.');
+  });
+
   test('caller audiences are verify audiences', () => {
     expectOnly(verify({ iamAuth: true, callerAudiences: { 'arn:aws:iam::123456789012:role/Billing': ['billing'] } }),
       'cluster "prod", verifyApi.callerAudiences["arn:aws:iam::123456789012:role/Billing"][0] = "billing": is not in verifyApi.audiences. Fix: add it to verifyApi.audiences or remove it here.');
