@@ -103,10 +103,18 @@ describe('npx cdk synth from the repository', () => {
     expect(manifest.missing).toBeUndefined();
   });
 
-  test('bundled both Lambda entries with local esbuild (no Docker)', () => {
-    const assets = readdirSync(cliOutdir).filter((f) => f.startsWith('asset.'))
-      .filter((dir) => existsSync(path.join(cliOutdir, dir, 'index.js')));
-    expect(assets.length).toBeGreaterThanOrEqual(2);
+  test('bundled both Lambda entries, minified, with local esbuild (no Docker)', () => {
+    const [templateFile] = readdirSync(cliOutdir).filter((f) => f.endsWith('.template.json'));
+    const template = JSON.parse(readFileSync(path.join(cliOutdir, templateFile), 'utf8')) as { Resources: Record<string, Json> };
+    const bundles = Object.values(template.Resources)
+      // The project's two functions are the arm64 ones (aws-cdk-lib's own handlers are not).
+      .filter((r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify((r.Properties as Json).Architectures) === '["arm64"]')
+      .map((r) => path.join(cliOutdir, `asset.${String(((r.Properties as Json).Code as Json).S3Key).replace(/\.zip$/, '')}`, 'index.js'));
+    expect(bundles).toHaveLength(2);
+    for (const bundle of bundles) {
+      expect(existsSync(bundle)).toBe(true);
+      expect(readFileSync(bundle, 'utf8').split('\n').length).toBeLessThan(20);
+    }
     expect(cliRun.output).not.toMatch(/docker/i);
   });
 });
