@@ -181,7 +181,7 @@ function checkedIdentity(claims: Record<string, unknown>, context: ClaimContext)
   }
   if (jti !== undefined && jti !== '') extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
 
-  return {
+  const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
     username: subject.username,
     uid: subject.uid,
     groups: ['system:serviceaccounts', `system:serviceaccounts:${subject.namespace}`, 'system:authenticated'],
@@ -190,9 +190,10 @@ function checkedIdentity(claims: Record<string, unknown>, context: ClaimContext)
     expiresAt,
     namespace: subject.namespace,
     serviceAccount: subject.name,
-    ...(jti !== undefined && jti !== '' ? { jti } : {}),
     kid: context.kid,
   };
+  if (jti !== undefined && jti !== '') identity.jti = jti;
+  return identity;
 }
 
 function intersectAudiences(aud: unknown, requested: readonly string[]): string[] {
@@ -294,7 +295,7 @@ function checkSubject(claims: Record<string, unknown>): Subject {
   const warnafter = kube.warnafter;
   if (warnafter !== undefined) numericDate(warnafter, 'kubernetes.io warnafter');
 
-  return { username, namespace, name: account.name, uid: account.uid, ...(pod ? { pod } : {}), ...(node ? { node } : {}) };
+  return { username, namespace, name: account.name, uid: account.uid, pod, node };
 }
 
 /**

@@ -152,6 +152,7 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
   const deny = denyList ? denySets(denyList) : undefined;
   const allowed = new Set(settings.allowedAudiences);
   const headerCache = new Map<string, ParsedHeader>();
+  let lastHeader: { readonly segment: string; readonly header: ParsedHeader } | undefined;
   // Reused by every call (verify is synchronous); 4 spare bytes so a non-ASCII character at the
   // limit still makes the written length differ from the character count.
   const asciiScratch = Buffer.allocUnsafe(settings.maxTokenBytes + 4);
@@ -205,15 +206,22 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     const written = asciiScratch.write(token, 0, 'utf8');
     if (written !== token.length) return refusal('malformed', 'token contains non-ASCII characters');
 
-    const headerSegment = token.slice(0, firstDot);
-    let header = headerCache.get(headerSegment);
-    if (header === undefined) {
-      const outcome = parseHeader(headerSegment);
-      if (!outcome.ok) return outcome;
-      header = outcome.header;
-      // Bounded: tokens with made-up headers must not grow it without limit.
-      if (headerCache.size >= HEADER_CACHE_LIMIT) headerCache.clear();
-      headerCache.set(headerSegment, header);
+    let header: ParsedHeader | undefined;
+    // Most tokens in a row share the header of the last one: a prefix compare beats hashing it.
+    if (lastHeader !== undefined && firstDot === lastHeader.segment.length && token.startsWith(lastHeader.segment)) {
+      header = lastHeader.header;
+    } else {
+      const headerSegment = token.slice(0, firstDot);
+      header = headerCache.get(headerSegment);
+      if (header === undefined) {
+        const outcome = parseHeader(headerSegment);
+        if (!outcome.ok) return outcome;
+        header = outcome.header;
+        // Bounded: tokens with made-up headers must not grow it without limit.
+        if (headerCache.size >= HEADER_CACHE_LIMIT) headerCache.clear();
+        headerCache.set(headerSegment, header);
+      }
+      lastHeader = { segment: headerSegment, header };
     }
     const kid = header.kid;
 
