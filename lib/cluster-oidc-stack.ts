@@ -31,10 +31,15 @@ export interface ClusterOidcStackProps extends StackProps {
  * alarm topic. Deploy one cluster with `npx cdk deploy OidcCluster-<name>`.
  */
 export class ClusterOidcStack extends Stack {
+  /** The alarm topic. */
   readonly alarms: Alarms;
+  /** Buckets, distribution and the issuer URL. */
   readonly issuerSite: IssuerSite;
+  /** The IAM OIDC provider and the service-account roles. */
   readonly federation: Federation;
+  /** The JWKS sync. */
   readonly jwksSync: JwksSync;
+  /** The Verify API, unless disabled. */
   readonly verifyApi?: VerifyApi;
 
   constructor(scope: Construct, id: string, props: ClusterOidcStackProps) {

@@ -126,10 +126,15 @@ export interface JwksSyncProps {
  * deployment. IAM is scoped to exact objects; alarms go to the alarm topic.
  */
 export class JwksSync extends Construct {
+  /** The sync Lambda. */
   readonly function: lambda.Function;
+  /** Its role, scoped to exact objects. */
   readonly role: iam.Role;
+  /** Its log group (one structured line per run). */
   readonly logGroup: logs.LogGroup;
+  /** The EventBridge schedule. */
   readonly schedule: events.Rule;
+  /** The alarms, all sent to the alarm topic. */
   readonly alarms: {
     readonly errors: cloudwatch.Alarm;
     readonly failedRun: cloudwatch.Alarm;

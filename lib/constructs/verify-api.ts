@@ -101,10 +101,15 @@ export interface VerifyApiProps {
  * web ACL needs a REST API: see docs/configuration.md.
  */
 export class VerifyApi extends Construct {
+  /** The verifier Lambda. */
   readonly function: lambda.Function;
+  /** Its role: read-only on the JWKS and deny-list objects. */
   readonly role: iam.Role;
+  /** The HTTP API. */
   readonly api: apigwv2.HttpApi;
+  /** The `$default` stage, with throttling and access logs. */
   readonly stage: apigwv2.HttpStage;
+  /** The access-log group. */
   readonly accessLogs: logs.LogGroup;
   /** The API's base URL (the `$default` stage). */
   readonly url: string;

@@ -20,11 +20,15 @@ export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export interface ProjectFunctionProps {
   /** Entry file, relative to the repository root. */
   readonly entry: string;
+  /** Shown in the console and on the role. */
   readonly description: string;
+  /** The Lambda environment (4 KiB in all). */
   readonly environment: Record<string, string>;
   readonly timeout: Duration;
+  /** MiB. */
   readonly memorySize: number;
   readonly logRetention: logs.RetentionDays;
+  /** Subnets and security groups to run in. @default - not in a VPC */
   readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.ISubnet[]; readonly securityGroups: ec2.ISecurityGroup[] };
 }
 
@@ -33,8 +37,11 @@ export interface ProjectFunctionProps {
  * that can write only to that log group; callers add the rest of its permissions.
  */
 export class ProjectFunction extends Construct {
+  /** The bundled function. */
   readonly function: nodejs.NodejsFunction;
+  /** Its execution role: log writes only, until the caller adds more. */
   readonly role: iam.Role;
+  /** Its log group. */
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
