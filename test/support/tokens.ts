@@ -13,7 +13,7 @@ import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWTPayload, type
 import { parseDocument } from 'yaml';
 import { emptyDenyList, addDenyEntry, type DenyList } from '../../core/deny-list';
 import { jwkFromPublicKey, type PublicJwk, type SigningAlg } from '../../core/keys';
-import type { VerifierPolicy } from '../../core/verifier';
+import { createVerifier, type VerifierPolicy } from '../../core/verifier';
 
 /** The issuer of the kube-format fixtures, and of every token minted here by default. */
 export const TEST_ISSUER = 'https://oidc.example.com/cluster-a';
@@ -469,6 +469,33 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** One token on which the fast path and the reference decided differently. */
+export interface Disagreement {
+  readonly label: string;
+  /** The fast path's verdict: `accepted`, or `reason: message`. */
+  readonly fast: string;
+  /** Whether the reference accepted the token. */
+  readonly reference: boolean;
+}
+
+/**
+ * Verifies every token of a corpus with the fast path (`createVerifier`) and with
+ * {@link referenceVerify}, and lists the tokens on which they disagree (there must be none).
+ */
+export async function runDifferential(corpus: VerifierCorpus): Promise<{ readonly size: number; readonly accepted: number; readonly disagreements: readonly Disagreement[] }> {
+  const verifier = createVerifier(corpus.jwks, corpus.policy, corpus.denyList);
+  const disagreements: Disagreement[] = [];
+  let accepted = 0;
+  for (const testCase of corpus.cases) {
+    const request = { now: testCase.now, ...(testCase.audiences !== undefined ? { audiences: testCase.audiences } : {}) };
+    const fast = verifier.verify(testCase.token, request);
+    const reference = await referenceVerify(testCase.token, corpus, request);
+    if (fast.ok) accepted += 1;
+    if (fast.ok !== reference) disagreements.push({ label: testCase.label, fast: fast.ok ? 'accepted' : `${fast.reason}: ${fast.message}`, reference });
+  }
+  return { size: corpus.cases.length, accepted, disagreements };
 }
 
 // ----- the reference verifier ----------------------------------------------------------------
