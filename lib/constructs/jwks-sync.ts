@@ -172,7 +172,7 @@ export class JwksSync extends Construct {
     };
 
     const fn = new ProjectFunction(this, 'Handler', {
-      entry: 'lambda/jwks-sync/index.ts',
+      bundle: 'jwks-sync',
       description: 'Publishes the cluster service-account keys as OIDC discovery documents',
       environment,
       timeout: Duration.seconds(30),

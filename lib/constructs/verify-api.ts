@@ -138,7 +138,7 @@ export class VerifyApi extends Construct {
     };
 
     const fn = new ProjectFunction(this, 'Handler', {
-      entry: 'lambda/token-verifier/index.ts',
+      bundle: 'token-verifier',
       description: 'Verifies Kubernetes service-account tokens against the published JWKS',
       environment,
       timeout: Duration.seconds(10),

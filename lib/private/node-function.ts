@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -6,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLE_EXTERNALS, LAMBDA_BUNDLE_TARGET, LAMBDA_ENTRIES, LambdaBundleName, PREBUNDLED_DIR } from './lambda-bundling';
 
 /** The repository root, where package-lock.json and the Lambda entries live. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -18,8 +20,8 @@ export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** Settings of one of the project's Lambda functions. */
 export interface ProjectFunctionProps {
-  /** Entry file, relative to the repository root. */
-  readonly entry: string;
+  /** Which of the project's handlers (see `LAMBDA_ENTRIES`). */
+  readonly bundle: LambdaBundleName;
   /** Shown in the console and on the role. */
   readonly description: string;
   /** The Lambda environment (4 KiB in all). */
@@ -38,7 +40,7 @@ export interface ProjectFunctionProps {
  */
 export class ProjectFunction extends Construct {
   /** The bundled function. */
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   /** Its execution role: log writes only, until the caller adds more. */
   readonly role: iam.Role;
   /** Its log group. */
@@ -56,11 +58,7 @@ export class ProjectFunction extends Construct {
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       resources: [this.logGroup.logGroupArn],
     }));
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, props.entry),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    const common: lambda.FunctionOptions & { runtime: lambda.Runtime } = {
       runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       description: props.description,
@@ -70,16 +68,26 @@ export class ProjectFunction extends Construct {
       logGroup: this.logGroup,
       environment: props.environment,
       ...(props.vpc ? { vpc: props.vpc.vpc, vpcSubnets: { subnets: props.vpc.subnets }, securityGroups: props.vpc.securityGroups } : {}),
-      bundling: {
-        minify: true,
-        sourceMap: false,
-        target: 'node24',
-        format: nodejs.OutputFormat.CJS,
-        forceDockerBundling: false,
-        // The runtime ships AWS SDK v3; bundling it would only grow the package.
-        externalModules: ['@aws-sdk/*'],
-      },
-    });
+    };
+    const prebundled = prebundledCode(props.bundle);
+    // Same construct id either way, so switching between the two never replaces the function.
+    this.function = prebundled
+      ? new lambda.Function(this, 'Function', { ...common, code: lambda.Code.fromAsset(prebundled), handler: 'index.handler' })
+      : new nodejs.NodejsFunction(this, 'Function', {
+        ...common,
+        entry: path.join(PROJECT_ROOT, LAMBDA_ENTRIES[props.bundle]),
+        handler: 'handler',
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+        bundling: {
+          minify: true,
+          sourceMap: false,
+          target: LAMBDA_BUNDLE_TARGET,
+          format: nodejs.OutputFormat.CJS,
+          forceDockerBundling: false,
+          externalModules: [...LAMBDA_BUNDLE_EXTERNALS],
+        },
+      });
     if (props.vpc) {
       // ENI management for VPC placement; these EC2 actions support no resource-level scoping.
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -88,4 +96,13 @@ export class ProjectFunction extends Construct {
       }));
     }
   }
+}
+
+/**
+ * The pre-bundled handler shipped in the package (`dist/lambda-bundles/NAME`), when this code runs
+ * from the built package; `undefined` when it runs from source, where esbuild bundles at synth.
+ */
+function prebundledCode(bundle: LambdaBundleName): string | undefined {
+  const dir = path.resolve(__dirname, '..', '..', PREBUNDLED_DIR, bundle);
+  return existsSync(path.join(dir, 'index.js')) ? dir : undefined;
 }
