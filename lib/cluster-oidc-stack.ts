@@ -14,6 +14,7 @@ import { Federation } from './constructs/federation';
 import type { ServiceAccountRoleProps } from './constructs/federation';
 import { IssuerSite } from './constructs/issuer-site';
 import type { IssuerCustomDomain } from './constructs/issuer-site';
+import { OperationsDashboard } from './constructs/dashboard';
 import { DEFAULT_METRICS_NAMESPACE, JwksSync } from './constructs/jwks-sync';
 import type { ClusterJwksEndpoint } from './constructs/jwks-sync';
 import { VerifyApi } from './constructs/verify-api';
@@ -41,6 +42,8 @@ export class ClusterOidcStack extends Stack {
   readonly jwksSync: JwksSync;
   /** The Verify API, unless disabled. */
   readonly verifyApi?: VerifyApi;
+  /** The cluster's CloudWatch dashboard (sync and Verify API). */
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ClusterOidcStackProps) {
     const { cluster, ...stackProps } = props;
@@ -111,6 +114,13 @@ export class ClusterOidcStack extends Stack {
         },
       });
     }
+
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      dashboardName: `kube-oidc-${cluster.name}`,
+      metricsNamespace,
+      syncFunction: this.jwksSync.function,
+      ...(this.verifyApi ? { verifyFunction: this.verifyApi.function } : {}),
+    });
 
     this.addOutputs(cluster);
   }

@@ -3,6 +3,7 @@
  * that compose them differently from bin/app.ts.
  */
 export * from './constructs/alarms';
+export * from './constructs/dashboard';
 export * from './constructs/federation';
 export * from './constructs/issuer-site';
 export * from './constructs/jwks-sync';
