@@ -87,7 +87,7 @@ async function attempt(deps: SyncDependencies, settings: SyncSettings): Promise<
   const previous: RotationState | undefined = stateObject ? parseRotationState(stateObject.body) : undefined;
   const denyListObject = await deps.privateStore.get(settings.denyListKey);
   // A deny list that cannot be read must stop the run: publishing without it could bring a revoked key back.
-  const revokedKids = new Set(denyListObject ? parseDenyList(denyListObject.body).kids.map((entry) => entry.value) : []);
+  const revokedKids = new Set(denyListObject ? readRevokedKids(denyListObject.body, settings.denyListKey) : []);
 
   const privateKeyInputs: string[] = [];
   const observations: SourceObservation[] = await Promise.all(deps.sources.map(async (source): Promise<SourceObservation> => {
@@ -148,6 +148,14 @@ async function announce(deps: SyncDependencies, settings: SyncSettings, report: 
     await deps.notify(`kube-oidc: key changes for ${settings.issuer}`.slice(0, 99), messages.join('\n\n'));
   } catch {
     // The metric and the log line still carry the news; a notification failure must not fail the sync.
+  }
+}
+
+function readRevokedKids(text: string, key: string): string[] {
+  try {
+    return parseDenyList(text).kids.map((entry) => entry.value);
+  } catch (err) {
+    throw new Error(`deny list ${key} cannot be read (${errorMessage(err)}); nothing is published until it is fixed, so that no revoked key comes back`);
   }
 }
 

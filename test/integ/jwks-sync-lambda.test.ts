@@ -78,6 +78,7 @@ it('reports a failed run with outcome 0 when the deny list is unreadable, and wr
   try {
     const { result, lines } = await captureStdout(() => handler({}));
     expect(result.outcome).toBe('failed');
+    expect(result.failureReason).toContain('deny list control/deny-list.json cannot be read');
     expect(JSON.parse(lines.find((l) => l.includes('jwks sync run'))!)[SYNC_METRICS.outcome]).toBe(0);
     expect(await documents.get('openid/v1/jwks')).toEqual(before);
   } finally {
