@@ -253,3 +253,9 @@ export function audienceFlag(args: ParsedArgs, name = 'audience'): string {
   if (value.length > 255) throw new UsageError(`--${name} is longer than the 255 characters IAM allows for a client ID`);
   return value;
 }
+
+/** `--ca-file`: a private CA bundle (check, verify). */
+export const CA_FILE_OPTION: OptionSpec = { type: 'string', valueName: 'FILE', description: 'a private CA bundle to trust instead of the public roots' };
+
+/** `--allow-http`: plain http, for loopback addresses only (check, verify, discovery). */
+export const ALLOW_HTTP_OPTION: OptionSpec = { type: 'boolean', description: 'accept plain http on loopback addresses (local mode, tests)' };

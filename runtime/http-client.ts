@@ -9,6 +9,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import type { FetchedResponse, FetchErrorCode } from '../core/issuer-checks';
 import { isLoopbackHost } from '../core/issuer-checks';
 
 export { isLoopbackHost };
@@ -52,21 +53,10 @@ export interface HttpGetOptions {
 }
 
 /** What a GET returned. Redirects are returned as they are (status 3xx with `location`). */
-export interface HttpResponse {
-  /** HTTP status code. */
-  readonly status: number;
-  /** Response headers, names in lower case; repeated headers joined with `, `. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The body decoded as UTF-8. */
-  readonly body: string;
-  /** Milliseconds from sending the request to the end of the body. */
-  readonly elapsedMs: number;
-  /** The URL that was fetched (never a redirect target). */
-  readonly url: string;
-}
+export type HttpResponse = FetchedResponse;
 
 /** Why a GET failed, as a stable code callers can branch on. */
-export type HttpGetErrorCode = 'invalid_url' | 'http_not_allowed' | 'timeout' | 'too_large' | 'tls' | 'network';
+export type HttpGetErrorCode = FetchErrorCode;
 
 /** A GET that produced no response; the message names the URL and the cause, never a credential. */
 export class HttpGetError extends Error {

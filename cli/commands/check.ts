@@ -20,6 +20,8 @@ import {
   resolveNow,
   stringFlag,
   UsageError,
+  ALLOW_HTTP_OPTION,
+  CA_FILE_OPTION,
 } from '../command';
 import { formatFindings } from '../output';
 
@@ -49,8 +51,8 @@ export const checkCommand: LeafCommand = {
     'cluster-jwks-url': { type: 'string', valueName: 'URL', description: 'the cluster\'s /openid/v1/jwks, to find unpublished keys' },
     'cluster-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token for --cluster-jwks-url' },
     'cluster-ca-file': { type: 'string', valueName: 'FILE', description: 'CA bundle of the API server', defaultText: '--ca-file' },
-    'ca-file': { type: 'string', valueName: 'FILE', description: 'a private CA bundle to trust instead of the public roots' },
-    'allow-http': { type: 'boolean', description: 'accept plain http on loopback addresses (local mode, tests)' },
+    'ca-file': CA_FILE_OPTION,
+    'allow-http': ALLOW_HTTP_OPTION,
     'skip-iam': { type: 'boolean', description: 'do not look up the IAM OIDC provider even with AWS credentials' },
     now: NOW_OPTION,
   },

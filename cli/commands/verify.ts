@@ -22,6 +22,8 @@ import {
   resolveNow,
   stringFlag,
   UsageError,
+  ALLOW_HTTP_OPTION,
+  CA_FILE_OPTION,
 } from '../command';
 import { formatFields, formatLocalTime, formatRelative } from '../output';
 
@@ -40,8 +42,8 @@ export const verifyCommand: LeafCommand = {
   options: {
     issuer: { type: 'string', valueName: 'URL', required: true, description: 'the issuer the token must come from' },
     audience: { type: 'string', valueName: 'A', required: true, multiple: true, description: 'an audience you accept; the token must carry one of them' },
-    'ca-file': { type: 'string', valueName: 'FILE', description: 'a private CA bundle to trust instead of the public roots' },
-    'allow-http': { type: 'boolean', description: 'accept plain http on loopback addresses (local mode, tests)' },
+    'ca-file': CA_FILE_OPTION,
+    'allow-http': ALLOW_HTTP_OPTION,
     'kidless-compat': { type: 'boolean', description: 'accept tokens without a kid (Kubernetes before 1.16)' },
     now: NOW_OPTION,
   },
