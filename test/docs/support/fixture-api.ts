@@ -15,7 +15,10 @@ export function fixtureToken(audience = FIXTURE_AUDIENCES[0]): string {
 }
 
 /** Answers one request with the fixture keys; `now` defaults to inside the fixture token's hour. */
-export function fixtureAnswer(request: Partial<ApiRequest> & Pick<ApiRequest, 'method' | 'path'>, options: { now?: number; keys?: 'none' } = {}): Promise<ApiResponse> {
+export function fixtureAnswer(
+  request: Partial<ApiRequest> & Pick<ApiRequest, 'method' | 'path'>,
+  options: { now?: number; keys?: 'none'; clockFails?: boolean } = {},
+): Promise<ApiResponse> {
   const verifier = createVerifier(kubeFixtures().jwks, { issuer: TEST_ISSUER, allowedAudiences: FIXTURE_AUDIENCES, defaultAudiences: [FIXTURE_AUDIENCES[0]] });
   const keys: KeySetProvider = {
     current: async () => (options.keys === 'none' ? undefined : verifier),
@@ -23,6 +26,14 @@ export function fixtureAnswer(request: Partial<ApiRequest> & Pick<ApiRequest, 'm
   };
   return handleVerifyRequest(
     { headers: {}, query: {}, ...request },
-    { keys, now: () => options.now ?? FIXTURE_NOW, authAudiences: [FIXTURE_AUDIENCES[0]] },
+    {
+      keys,
+      now: () => {
+        // A clock that throws is the one fault a test can inject to reach the handler's 500 path.
+        if (options.clockFails) throw new Error('clock unavailable');
+        return options.now ?? FIXTURE_NOW;
+      },
+      authAudiences: [FIXTURE_AUDIENCES[0]],
+    },
   );
 }
