@@ -148,16 +148,27 @@ describe('examples/nginx/nginx.conf with auth_request against local mode /auth',
     expect(seen[0].authorization).toBeUndefined();
   });
 
-  test('identity headers sent by the client are replaced by the verified ones', async () => {
+  test('identity headers sent by the client are replaced by the verified ones, or dropped', async () => {
     seen.length = 0;
-    const answer = await get(port, {
-      authorization: `Bearer ${local.token}`,
-      'x-auth-request-user': 'system:serviceaccount:kube-system:admin',
-      'x-auth-request-namespace': 'kube-system',
-    });
+    const forged = Object.fromEntries(Object.values(AUTH_HEADERS).map((name) => [name, 'forged']));
+    const answer = await get(port, { ...forged, authorization: `Bearer ${local.token}` });
     expect(answer.status).toBe(200);
     expect(seen[0][AUTH_HEADERS.user]).toBe('system:serviceaccount:default:demo');
-    expect(seen[0][AUTH_HEADERS.namespace]).toBe('default');
+    expect(seen[0][AUTH_HEADERS.audiences]).toBe(AUDIENCE);
+    expect(seen[0][AUTH_HEADERS.expiresAt]).toMatch(/^\d+$/);
+    expect(seen[0][AUTH_HEADERS.nodeName]).toBe('demo-node');
+    expect(seen[0][AUTH_HEADERS.jti]).toMatch(/^[0-9a-f-]{36}$/);
+    // Every identity header reaches the application, and none with the client's value.
+    for (const name of Object.values(AUTH_HEADERS)) expect({ name, value: seen[0][name] }).not.toEqual({ name, value: 'forged' });
+  });
+
+  test('a forged identity header the answer lacks does not reach the application', async () => {
+    seen.length = 0;
+    // A token bound to no node: its answer has no node-name header.
+    const noNode = await demoTokenFor(local.mode, AUDIENCE);
+    const answer = await get(port, { authorization: `Bearer ${noNode}`, [AUTH_HEADERS.nodeName]: 'forged-node' });
+    expect(answer.status).toBe(200);
+    expect(seen[0][AUTH_HEADERS.nodeName]).toBeUndefined();
   });
 
   test('a badly signed token gets 401 with the reason, and never reaches the application', async () => {
