@@ -63,7 +63,7 @@ export interface VerifyApiDeps {
   now(): number;
   /** Receives one structured line per request. */
   log?(line: Record<string, unknown>): void;
-  /** Audiences `/auth` checks when the request has no `?audience=` (empty: the verifier's defaults). */
+  /** Audiences `/auth` checks when its path names none (empty: the verifier's defaults). */
   readonly authAudiences: readonly string[];
   /**
    * Largest accepted request body, in bytes.
@@ -188,6 +188,27 @@ async function handle(route: Route | undefined, method: string, request: ApiRequ
   return verdictOutcome(result, jsonResponse(200, tokenReviewResponseBody(result)));
 }
 
+/** Path prefix by which a proxy fixes the audience of forward-auth: `/auth/audience/AUD/...`. */
+export const AUTH_AUDIENCE_PREFIX = `${AUTH_PATH}/audience/`;
+
+/**
+ * The audiences a forward-auth request checks: the one its path prefix names, else the configured
+ * ones. Never a query parameter: Envoy's ext_authz appends the client's path and query to its
+ * prefix, so a query would let the client choose; the prefix is the proxy's own configuration.
+ */
+function authAudiencesOf(path: string, configured: readonly string[]): readonly string[] {
+  if (!path.startsWith(AUTH_AUDIENCE_PREFIX)) return configured;
+  const segment = path.slice(AUTH_AUDIENCE_PREFIX.length).split('/')[0];
+  let audience: string;
+  try {
+    audience = decodeURIComponent(segment);
+  } catch {
+    throw new RequestError('bad_request', 'the audience in /auth/audience/AUD/ is not valid percent-encoding');
+  }
+  if (audience === '') throw new RequestError('bad_request', 'the path /auth/audience/AUD/ names no audience');
+  return [audience];
+}
+
 async function handleAuth(request: ApiRequest, deps: VerifyApiDeps): Promise<Outcome> {
   const authorization = header(request, 'authorization');
   const match = authorization === undefined ? null : /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(authorization);
@@ -196,8 +217,7 @@ async function handleAuth(request: ApiRequest, deps: VerifyApiDeps): Promise<Out
     const response = jsonResponse(401, { authenticated: false, reason: 'malformed', message }, { 'www-authenticate': 'Bearer' });
     return { response, verdict: 'rejected', reason: 'malformed' };
   }
-  const asked = request.query?.audience;
-  const audiences = typeof asked === 'string' && asked !== '' ? [asked] : deps.authAudiences;
+  const audiences = authAudiencesOf(request.path, deps.authAudiences);
   const result = await verifyToken(match[1], audiences, request.callerAudiences, deps);
   if (!result.ok) {
     const response = jsonResponse(

@@ -87,8 +87,10 @@ describe('Traefik forwardAuth example', () => {
     const forwardAuth = config.http.middlewares['kube-oidc-auth'].forwardAuth;
     const address = new URL(String(forwardAuth?.address));
     expect(address.protocol).toBe('https:');
-    expect(address.pathname).toBe('/auth');
-    expect(prodEu.verifyApi.audiences).toContain(address.searchParams.get('audience'));
+    const fixed = /^\/auth\/audience\/([^/]+)$/.exec(address.pathname);
+    expect(fixed).not.toBeNull();
+    expect(address.search).toBe('');
+    expect(prodEu.verifyApi.audiences).toContain(decodeURIComponent(fixed![1]));
     expect(forwardAuth?.trustForwardHeader).toBe(false);
     expect(forwardAuth?.authRequestHeaders).toEqual(['Authorization']);
     // Every identity header: Traefik removes a listed header the client sent, and only those.
@@ -125,7 +127,7 @@ describe('Envoy ext_authz example', () => {
     expect(filters.map((f) => f.name)).toEqual(['envoy.filters.http.header_mutation', 'envoy.filters.http.ext_authz', 'envoy.filters.http.router']);
     const extAuthz = filters[1].typed_config as { failure_mode_allow: boolean; http_service: Json & { path_prefix: string; server_uri: { cluster: string }; authorization_request: Json; authorization_response: Json } };
     expect(extAuthz.failure_mode_allow).toBe(false);
-    expect(extAuthz.http_service.path_prefix).toBe('/auth');
+    expect(extAuthz.http_service.path_prefix).toBe(`/auth/audience/${AUDIENCE}`);
     expect(extAuthz.http_service.authorization_request).toEqual({ allowed_headers: { patterns: [{ exact: 'authorization' }] } });
     expect(extAuthz.http_service.authorization_response).toEqual({
       allowed_upstream_headers: { patterns: [{ prefix: 'x-auth-request-' }] },
@@ -156,14 +158,14 @@ describe('Envoy ext_authz example', () => {
     expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher.exact).toBe(host);
   });
 
-  test('the documented caveat holds: behind ext_authz the client\'s query picks among the allowed audiences', async () => {
+  test('behind ext_authz the client cannot pick the audience: the prefix fixes it, the query is ignored', async () => {
     // What Envoy sends for a client request to /orders/42?audience=billing.example.internal.
     const billing = fixtureToken('billing.example.internal');
-    const picked = await fixtureAnswer({ method: 'GET', path: '/auth/orders/42', query: { audience: 'billing.example.internal' }, headers: { authorization: `Bearer ${billing}` } });
-    expect(picked.status).toBe(200);
-    const plain = await fixtureAnswer({ method: 'GET', path: '/auth/orders/42', headers: { authorization: `Bearer ${billing}` } });
-    expect(plain.status).toBe(401);
-    expect(plain.headers['www-authenticate']).toContain('bad_audience');
+    const picked = await fixtureAnswer({ method: 'GET', path: `/auth/audience/${AUDIENCE}/orders/42`, query: { audience: 'billing.example.internal' }, headers: { authorization: `Bearer ${billing}` } });
+    expect(picked.status).toBe(401);
+    expect(picked.headers['www-authenticate']).toContain('bad_audience');
+    const orders = await fixtureAnswer({ method: 'GET', path: `/auth/audience/${AUDIENCE}/orders/42`, query: { audience: 'billing.example.internal' }, headers: { authorization: `Bearer ${fixtureToken()}` } });
+    expect(orders.status).toBe(200);
   });
 });
 
@@ -191,7 +193,7 @@ describe('documented answers are the handler\'s answers (fixture keys, injected 
   });
 
   test('recv-auth-valid: the status line and headers of /auth', async () => {
-    const answer = await fixtureAnswer({ method: 'GET', path: '/auth', query: { audience: AUDIENCE }, headers: { authorization: `Bearer ${token}` } });
+    const answer = await fixtureAnswer({ method: 'GET', path: `/auth/audience/${AUDIENCE}`, headers: { authorization: `Bearer ${token}` } });
     const [statusLine, ...headerLines] = docBlock('recv-auth-valid').text.trim().split('\n');
     expect(statusLine).toBe(`HTTP/1.1 ${answer.status} OK`);
     const documented = Object.fromEntries(headerLines.map((line) => line.split(': ') as [string, string]));

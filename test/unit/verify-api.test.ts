@@ -171,14 +171,23 @@ describe('/auth forward-auth', () => {
     expect(bad.headers.location).toBeUndefined();
   });
 
-  it('checks the configured audiences, or the one asked for with ?audience=', async () => {
+  it('checks the configured audiences, or the one the proxy fixes in the path, never one from the query', async () => {
     const esHeaders = { authorization: `bearer ${fixtures.es256Token}` };
     expect((await call({ method: 'GET', path: '/auth', headers: esHeaders })).status).toBe(401);
-    const asked = await call({ method: 'GET', path: '/auth', headers: esHeaders, query: { audience: 'api.payments.internal' } });
-    expect(asked.status).toBe(200);
-    expect(asked.headers['x-auth-request-audiences']).toBe('api.payments.internal');
+    const fixed = await call({ method: 'GET', path: '/auth/audience/api.payments.internal/orders/42', headers: esHeaders });
+    expect(fixed.status).toBe(200);
+    expect(fixed.headers['x-auth-request-audiences']).toBe('api.payments.internal');
+    // Envoy appends the client's query: it must not choose the audience.
+    const fromQuery = await call({ method: 'GET', path: '/auth/orders/42', headers: esHeaders, query: { audience: 'api.payments.internal' } });
+    expect(fromQuery.status).toBe(401);
+    expect(fromQuery.headers['www-authenticate']).toContain('bad_audience');
     const configured = await call({ method: 'GET', path: '/auth', headers: esHeaders }, depsWith(undefined, { authAudiences: ['api.payments.internal'] }));
     expect(configured.status).toBe(200);
+    const notAllowed = await call({ method: 'GET', path: '/auth/audience/other.internal/x', headers: esHeaders });
+    expect(notAllowed.status).toBe(401);
+    const malformed = await call({ method: 'GET', path: '/auth/audience/%E0%A4%A/x', headers: esHeaders });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toEqual({ error: 'bad_request', message: expect.stringContaining('percent-encoding') });
   });
 
   it('keeps header values printable', async () => {
