@@ -218,7 +218,7 @@ export function iamCallOf(request: RecordedRequest, site: CallSite): IamCall {
       const [, bucket, ...rest] = pathname.split('/');
       const key = decodeURIComponent(rest.join('/'));
       const s3Context = { ...transport, 's3:TlsVersion': '1.3' };
-      const subresources = [...params.keys()].filter((name) => !['list-type', 'prefix', 'continuation-token', 'max-keys', 'delimiter', 'start-after', 'encoding-type', 'x-id', 'fetch-owner'].includes(name));
+      const subresources = [...params.keys()].filter((name) => !['list-type', 'prefix', 'continuation-token', 'max-keys', 'delimiter', 'start-after', 'encoding-type', 'x-id', 'fetch-owner', 'versionId'].includes(name));
       if (subresources.length > 0) throw new Error(`S3 sub-resource request the rehearsal cannot map to IAM: ${describe}`);
       if (!key) {
         if (request.method === 'GET') return { action: 's3:ListBucket', resource: `arn:${site.partition}:s3:::${bucket}`, context: { ...s3Context, 's3:prefix': params.get('prefix') ?? '' }, kind: 'identity' };
