@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Annotations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -193,6 +193,11 @@ export class VerifyApi extends Construct {
     });
     this.url = this.stage.url;
 
+    if (props.iamAuth) {
+      // Forward-auth proxies (nginx, Traefik, Envoy) cannot sign requests, and the token already fills Authorization.
+      Annotations.of(this).addWarningV2('kube-oidc:verify-api-iam-auth-forward-auth',
+        'verifyApi.iamAuth protects every route, /auth included: nginx auth_request, Traefik forwardAuth and Envoy ext_authz cannot sign SigV4 requests, so they cannot use /auth. Use POST /verify or the TokenReview route from SigV4 callers, or a separate cluster config without iamAuth for proxies.');
+    }
     if (!props.iamAuth) {
       for (const child of this.api.node.findAll()) {
         if (child instanceof apigwv2.CfnRoute) {

@@ -1,4 +1,5 @@
 import type { CfnElement } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { VERIFY_API_ROUTES } from '../../lib/constructs/verify-api';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
@@ -27,6 +28,12 @@ beforeAll(() => {
 });
 
 describe('VerifyApi routes', () => {
+  test('with iamAuth, synth warns that forward-auth proxies cannot use /auth', () => {
+    const warnings = Annotations.fromStack(iamAuthorized.stack).findWarning('*', Match.stringLikeRegexp('cannot sign SigV4 requests'));
+    expect(warnings).toHaveLength(1);
+    expect(Annotations.fromStack(open.stack).findWarning('*', Match.stringLikeRegexp('cannot sign SigV4 requests'))).toHaveLength(0);
+  });
+
   test('TokenReview, /verify, forward-auth and $default (so unknown paths reach the JSON 404), all to the handler', () => {
     expect(routes(open).map((r) => r.RouteKey).sort()).toEqual([
       '$default',
