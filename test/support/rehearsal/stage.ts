@@ -8,7 +8,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { decodeJwt } from 'jose';
@@ -85,7 +85,9 @@ export interface Stage {
   /** Starts a warm environment of a stack function with its role's credentials. */
   startFunction(functionLogicalId: string, overrides?: Readonly<Record<string, string>>): Promise<LambdaProcess>;
   /** Uploads an object under the private bucket as the key writer, through the proxy; returns what S3's event would report. */
-  uploadAsKeyWriter(key: string, body: string): Promise<S3ObjectFacts>;
+  uploadAsKeyWriter(key: string, body: string | Buffer): Promise<S3ObjectFacts>;
+  /** Deletes an object of the private bucket as the key writer, through the proxy. */
+  deleteAsKeyWriter(key: string): Promise<void>;
   /** An object of a bucket as it is now (`undefined`: absent), read straight from moto. */
   readObject(bucket: string, key: string): Promise<{ body: string; etag: string; contentType?: string; cacheControl?: string } | undefined>;
   /** Judges every recorded call against the IAM policies of the principal that made it. */
@@ -160,6 +162,9 @@ export async function startStage(): Promise<Stage> {
         await writerS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
         const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         return { bucket, key, size: head.ContentLength ?? Buffer.byteLength(body), eTag: head.ETag ?? '', ...(head.VersionId ? { versionId: head.VersionId } : {}) };
+      },
+      async deleteAsKeyWriter(key) {
+        await writerS3.send(new DeleteObjectCommand({ Bucket: deployment.ref(ids.privateBucket), Key: key }));
       },
       async readObject(bucket, key) {
         try {
