@@ -15,7 +15,7 @@ import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import * as path from 'node:path';
-import { createRemoteJWKSet, customFetch as joseCustomFetch, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { kubeClaims, kubeToken, newTestKey, TestKey } from '../support/tokens';
 import { httpApiEvent, HttpRequest, s3PutEvent, scheduledEvent } from '../support/rehearsal/events';
@@ -23,7 +23,7 @@ import { evaluate } from '../support/rehearsal/iam';
 import { Invocation, jsonLogLines, LambdaProcess } from '../support/rehearsal/lambda';
 import { runPod } from '../support/rehearsal/pod';
 import { s3ObjectOf } from '../support/rehearsal/proxy';
-import { CLUSTER_JWKS_PATH, createOutsideBucket, KEY_WRITER_ARN, publicPemOf, Stage, startStage } from '../support/rehearsal/stage';
+import { CLUSTER_JWKS_PATH, createOutsideBucket, publicPemOf, Stage, startStage } from '../support/rehearsal/stage';
 
 interface SyncResult {
   outcome: 'published' | 'unchanged' | 'failed';
@@ -341,7 +341,6 @@ describe('IAM: every AWS call made is allowed by the template', () => {
     // Only the operator's own uploads (a role outside the stack) are left unjudged.
     const unjudged = judgements.filter((judgement) => judgement.decision === 'not-checked');
     expect(unjudged.every((judgement) => judgement.action === 's3:PutObject' && judgement.resource.includes('/keys/'))).toBe(true);
-    expect(KEY_WRITER_ARN).toContain(':role/');
   });
 
   it('would refuse the sync\'s invalidation if the template lacked that statement', () => {
@@ -393,6 +392,5 @@ describe('what operators rely on after deploy', () => {
     }
     expect(logs).not.toMatch(/PRIVATE KEY|BEGIN PUBLIC KEY/);
     expect(logs.includes(stage.apiserverToken)).toBe(false);
-    expect(decodeJwt(tokensUsed[0]).iss).toBe(stage.issuer);
   });
 });
