@@ -191,7 +191,7 @@ describe('the bundled sync handler', () => {
     console.log([
       `key propagation (rehearsal, issue 7): upload -> invalidation request ${propagationMs.toFixed(0)} ms of the project's own time`,
       `  cold start: process spawn + bundle load ${spawnedMs.toFixed(0)} ms (module load alone ${cold.initMs.toFixed(0)} ms), sync run ${result!.durationMs} ms`,
-      '  not included: S3 -> Lambda event delivery (AWS: typically under a second) and CloudFront completing the invalidation (see docs/rehearsal.md)',
+      '  not included: S3 event delivery (AWS: "typically seconds, sometimes a minute or longer") and CloudFront completing the invalidation (see docs/rehearsal.md)',
     ].join('\n'));
   });
 
