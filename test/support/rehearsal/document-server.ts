@@ -77,7 +77,9 @@ export async function startDocumentServer(deployment: Deployment, distributionLo
     const pathname = decodeURIComponent((req.url ?? '/').split('?')[0]);
     const answer = (status: number, headers: Record<string, string>, body?: string) => {
       served.push({ method, path: pathname, status });
-      res.writeHead(status, { ...headers, ...securityHeaders.add });
+      const sent: Record<string, string> = { ...headers, ...securityHeaders.add };
+      for (const name of securityHeaders.remove) delete sent[name];
+      res.writeHead(status, sent);
       res.end(method === 'HEAD' ? undefined : body);
     };
     if (!allowedMethods.includes(method as 'GET')) return answer(403, { 'content-type': 'text/html' }, 'This distribution is not configured to allow the HTTP request method that was used for this request.');

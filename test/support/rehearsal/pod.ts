@@ -3,7 +3,7 @@
  * its environment and no AWS keys, talking to AWS through the recording proxy.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../infra/support/synth';
@@ -54,6 +54,7 @@ export async function runPod(settings: PodSettings): Promise<PodResult> {
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.once('close', (code) => { clearTimeout(timer); resolve(code); });
   });
+  rmSync(folder, { recursive: true, force: true });
   try {
     return { exitCode, output: JSON.parse(stdout.trim().split('\n').pop() ?? '') as PodResult['output'] };
   } catch {

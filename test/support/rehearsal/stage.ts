@@ -7,6 +7,7 @@
  * Fails (never skips) when moto_server, openssl or the Lambda runtime's Node binary is missing.
  */
 import { createPublicKey } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -101,6 +102,7 @@ export async function startStage(): Promise<Stage> {
   const cleanup: (() => Promise<void>)[] = [() => moto.stop()];
   try {
     const pki = makeTestPki();
+    cleanup.push(async () => rmSync(pki.dir, { recursive: true, force: true }));
     const apiserver = await startIssuerServer({ tls: pki.server });
     cleanup.push(() => apiserver.close());
     const apiserverToken = `rehearsal-bearer-${Math.random().toString(36).slice(2)}`;
@@ -112,6 +114,7 @@ export async function startStage(): Promise<Stage> {
       uploadWriterArns: [KEY_WRITER_ARN],
       clusterJwks: { url: `${apiserver.origin}${CLUSTER_JWKS_PATH}`, caBundlePem: pki.caPem, tokenParameterName: CLUSTER_TOKEN_PARAMETER },
     }));
+    cleanup.push(async () => rmSync(stack.outdir, { recursive: true, force: true }));
     const deployment = await deployToMoto(stack, moto);
     const config = moto.clientConfig;
     await new SSMClient(config).send(new PutParameterCommand({ Name: CLUSTER_TOKEN_PARAMETER, Value: apiserverToken, Type: 'SecureString' }));
