@@ -12,7 +12,7 @@
  *    last published documents stay as they are and the run fails.
  */
 import type { KeyProblem, ParsedKey, PublicJwk } from './keys';
-import { buildDiscovery, buildJwks, canonicalJwk, documentPaths, serializeDiscovery, serializeJwks } from './documents';
+import { buildDiscovery, buildJwks, canonicalJwk, contentHash, documentPaths, serializeDiscovery, serializeJwks } from './documents';
 
 /** What the sync remembers about one published key. */
 export interface KeyRecord {
@@ -34,6 +34,12 @@ export interface RotationState {
   readonly keys: Readonly<Record<string, KeyRecord>>;
   /** Epoch seconds of the last run that wrote the documents. */
   readonly lastPublishedAt?: number;
+  /**
+   * Fingerprint of each document (body and headers) as of its last successful CloudFront
+   * invalidation, by object key. A document whose fingerprint differs is invalidated again, so
+   * an invalidation that failed after the write is retried by the next run.
+   */
+  readonly invalidated?: Readonly<Record<string, string>>;
 }
 
 /** What one key source gave this run. */
@@ -184,20 +190,28 @@ export function planSync(input: SyncInput): SyncPlan {
     { key: paths.discoveryKey, body: serializeDiscovery(buildDiscovery(input.issuer, jwks)), contentType: 'application/json', cacheControl },
   ];
   const writes = desired.filter((doc) => !sameDocument(input.current[doc.key], doc));
+  const fingerprints: Record<string, string> = {};
+  for (const doc of desired) fingerprints[doc.key] = documentFingerprint(doc);
+  // No record (first run, a lost state, a run that died before saving it): invalidate both, as
+  // an invalidation is cheap and a stale cached JWKS breaks every token of a new key.
+  const previouslyInvalidated = input.previous?.invalidated ?? {};
+  const toInvalidate = desired.filter((doc) => previouslyInvalidated[doc.key] !== fingerprints[doc.key]);
 
   const membershipChanged = !sameMembership(previousKeys, nextKeys);
+  const stateChanged = writes.length > 0 || membershipChanged || toInvalidate.length > 0;
   const nextState: RotationState = {
     version: 1,
-    keys: sortedRecord(writes.length > 0 || membershipChanged ? nextKeys : carrySeenTimes(previousKeys, nextKeys)),
+    keys: sortedRecord(stateChanged ? nextKeys : carrySeenTimes(previousKeys, nextKeys)),
     lastPublishedAt: writes.length > 0 ? input.now : input.previous?.lastPublishedAt,
+    invalidated: fingerprints,
   };
   return {
     ...base,
     outcome: writes.length > 0 ? 'published' : 'unchanged',
     writes,
-    invalidationPaths: writes.map((doc) => `/${doc.key}`),
+    invalidationPaths: toInvalidate.map((doc) => `/${doc.key}`),
     nextState,
-    stateChanged: writes.length > 0 || membershipChanged,
+    stateChanged,
     publishedKids: publishedJwks.map((jwk) => jwk.kid),
   };
 }
@@ -214,6 +228,11 @@ export function parseRotationState(text: string): RotationState {
     throw new Error('rotation state is not a version 1 state object');
   }
   return value;
+}
+
+/** What a viewer gets for a document: its body and the headers it is served with. */
+function documentFingerprint(doc: DocumentWrite): string {
+  return contentHash(`${doc.contentType}\n${doc.cacheControl}\n${doc.body}`);
 }
 
 function sameDocument(stored: StoredDocument | undefined, desired: DocumentWrite): boolean {

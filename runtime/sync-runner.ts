@@ -122,13 +122,15 @@ async function attempt(deps: SyncDependencies, settings: SyncSettings): Promise<
   for (const write of plan.writes) {
     await deps.documents.put(write.key, write.body, { contentType: write.contentType, cacheControl: write.cacheControl });
   }
+  // Invalidate before saving the state: the state records what was invalidated, so a failed
+  // invalidation leaves the record behind and the next run tries again.
+  if (plan.invalidationPaths.length > 0 && deps.invalidate) await deps.invalidate(plan.invalidationPaths);
   if (plan.stateChanged) {
     await deps.privateStore.put(settings.stateKey, serializeRotationState(plan.nextState), {
       contentType: 'application/json',
       ...(stateObject ? { ifMatch: stateObject.etag } : { ifAbsent: true }),
     });
   }
-  if (plan.invalidationPaths.length > 0 && deps.invalidate) await deps.invalidate(plan.invalidationPaths);
   return { outcome: plan.outcome, plan, sourcesRead, privateKeyInputs, lastPublishedAt: plan.nextState.lastPublishedAt };
 }
 

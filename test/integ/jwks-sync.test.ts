@@ -129,6 +129,28 @@ describe('first publish and steady state', () => {
   });
 });
 
+describe('invalidation', () => {
+  it('retries on the next run an invalidation that failed after the documents were written', async () => {
+    await privateStore.put('keys/a.pub', rsaPublicPem());
+    const upload = uploadedKeysSource(privateStore, 'keys/');
+    const failing = { ...deps([upload]), invalidate: async () => { throw new Error('Throttling: Rate exceeded'); } };
+    const first = await runSync(failing, settings);
+    expect(first.outcome).toBe('failed');
+    expect(first.failureReason).toContain('Rate exceeded');
+    expect(await documents.get(JWKS_KEY)).toBeDefined();
+    expect(await invalidatedPaths()).toEqual([]);
+
+    clock += 60;
+    const second = await runSync(deps([upload]), settings);
+    expect(second.outcome).toBe('unchanged');
+    expect(await invalidatedPaths()).toEqual([[`/${JWKS_KEY}`, `/${DISCOVERY_KEY}`]]);
+
+    clock += 60;
+    await runSync(deps([upload]), settings);
+    expect(await invalidatedPaths()).toHaveLength(1);
+  });
+});
+
 describe('rotation', () => {
   it('adds an uploaded key at once, keeps a removed key through the grace period, then drops it', async () => {
     const oldPem = rsaPublicPem();

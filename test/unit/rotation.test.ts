@@ -134,7 +134,28 @@ describe('first publish', () => {
         [rsa.jwk.kid]: { jwk: rsa.jwk, firstSeen: T0, lastSeen: T0, sources: [CONFIG, UPLOADS].sort() },
         [ec.jwk.kid]: { jwk: ec.jwk, firstSeen: T0, lastSeen: T0, sources: [UPLOADS] },
       },
+      invalidated: {
+        'cluster-a/openid/v1/jwks': expect.stringMatching(/^[0-9a-f]{64}$/),
+        'cluster-a/.well-known/openid-configuration': expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
     });
+  });
+
+  it('invalidates again on the next run when the state could not record the invalidation', () => {
+    const bucket = new Bucket();
+    const first = bucket.sync(T0, [listed(UPLOADS, rsa)]);
+    expect(first.invalidationPaths).toHaveLength(2);
+    // The documents were written, but the run died before saving the state (invalidation failed).
+    bucket.state = undefined;
+    const retried = planSync({ issuer: ISSUER, previous: { version: 1, keys: first.nextState.keys, invalidated: {} }, observations: [listed(UPLOADS, rsa)], revokedKids: new Set(), now: T0 + 60, gracePeriodSeconds: GRACE, cacheMaxAgeSeconds: 300, current: { ...bucket.documents } });
+    expect(retried.writes).toEqual([]);
+    expect(retried.outcome).toBe('unchanged');
+    expect(retried.invalidationPaths).toEqual(['/cluster-a/openid/v1/jwks', '/cluster-a/.well-known/openid-configuration']);
+    expect(retried.stateChanged).toBe(true);
+    // Once recorded, nothing is invalidated again.
+    const settled = planSync({ issuer: ISSUER, previous: retried.nextState, observations: [listed(UPLOADS, rsa)], revokedKids: new Set(), now: T0 + 120, gracePeriodSeconds: GRACE, cacheMaxAgeSeconds: 300, current: { ...bucket.documents } });
+    expect(settled.invalidationPaths).toEqual([]);
+    expect(settled.stateChanged).toBe(false);
   });
 
   it('uses root paths for an issuer without a path', () => {
