@@ -51,8 +51,11 @@ export class KeyCache implements KeySetProvider {
   async current(): Promise<Verifier | undefined> {
     const now = this.options.nowMs();
     const expired = this.loadedAtMs === undefined || now - this.loadedAtMs >= this.ttlMs;
-    // After a failed fetch, wait a cooldown before the next one: a down store must not be hammered.
-    if (expired && now - this.lastAttemptMs >= Math.min(this.cooldownMs, this.ttlMs)) {
+    if (this.inFlight) {
+      // Requests that arrive while a fetch runs wait for it (a cold start must not answer 503).
+      await this.inFlight;
+    } else if (expired && now - this.lastAttemptMs >= Math.min(this.cooldownMs, this.ttlMs)) {
+      // After a failed fetch, wait a cooldown before the next one: a down store must not be hammered.
       await this.fetch(this.verifier ? 'ttl' : 'initial');
     }
     return this.usable(this.options.nowMs());
