@@ -558,8 +558,9 @@ function readClusterJwks(r: Reader): ClusterJwksSource | undefined {
   }
   const paramReader = r.child('tokenParameterName');
   const tokenParameterName = paramReader.string();
-  if (tokenParameterName !== undefined && !/^\/?[\w.-]+(\/[\w.-]+)*$/.test(tokenParameterName)) {
-    paramReader.fail('is not an SSM parameter name', 'give the name (not the ARN), e.g. "/kube-oidc/prod/discovery-token"');
+  // SSM names are either flat ("token") or a path that starts with "/" ("/kube-oidc/token").
+  if (tokenParameterName !== undefined && !/^(?:[\w.-]+|(?:\/[\w.-]+)+)$/.test(tokenParameterName)) {
+    paramReader.fail('is not an SSM parameter name', 'give the name (not the ARN): a flat name, or a path starting with "/", e.g. "/kube-oidc/prod/discovery-token"');
   }
   if (tokenSecretArn !== undefined && tokenParameterName !== undefined) {
     paramReader.fail('is set together with tokenSecretArn', 'keep one token source: tokenSecretArn or tokenParameterName');

@@ -15,6 +15,8 @@ export const SYNC_METRICS = {
   newKids: 'NewKids',
   /** Inputs under the key prefix that held private key material (refused). */
   refusedPrivateKeys: 'RefusedPrivateKeys',
+  /** Key sources that failed this run (their keys are kept; a persistent failure hides rotations). */
+  failedSources: 'FailedSources',
 } as const;
 
 /**

@@ -91,6 +91,7 @@ export async function handler(event: unknown): Promise<SyncReport> {
       [SYNC_METRICS.publishedKeyCount]: { value: plan?.publishedKids.length ?? 0, unit: 'Count' },
       [SYNC_METRICS.newKids]: { value: failed ? 0 : plan?.addedKids.length ?? 0, unit: 'Count' },
       [SYNC_METRICS.refusedPrivateKeys]: { value: report.privateKeyInputs.length, unit: 'Count' },
+      [SYNC_METRICS.failedSources]: { value: plan?.failedSources.length ?? 0, unit: 'Count' },
       // A successful run confirms the documents are current; a failed one leaves them as old as their last change.
       [SYNC_METRICS.secondsSinceLastPublish]: { value: failed && report.lastPublishedAt !== undefined ? now - report.lastPublishedAt : 0, unit: 'Seconds' },
     },

@@ -141,6 +141,7 @@ export class JwksSync extends Construct {
     readonly stale: cloudwatch.Alarm;
     readonly newKids: cloudwatch.Alarm;
     readonly refusedPrivateKeys: cloudwatch.Alarm;
+    readonly sourceFailing: cloudwatch.Alarm;
   };
 
   constructor(scope: Construct, id: string, props: JwksSyncProps) {
@@ -364,12 +365,20 @@ export class JwksSync extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [errors, failedRun, stale, refusedPrivateKeys]) {
+    const sourceFailing = new cloudwatch.Alarm(this, 'SourceFailingAlarm', {
+      alarmDescription: 'A key source has failed in every run for three schedule periods while others work: its keys stay published, but a rotation there would go unseen.',
+      metric: metric(SYNC_METRICS.failedSources, 'Minimum'),
+      threshold: 1,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [errors, failedRun, stale, refusedPrivateKeys, sourceFailing]) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
     newKids.addAlarmAction(action);
-    return { errors, failedRun, stale, newKids, refusedPrivateKeys };
+    return { errors, failedRun, stale, newKids, refusedPrivateKeys, sourceFailing };
   }
 
   private logicalIdOf(bucket: s3.IBucket): string {

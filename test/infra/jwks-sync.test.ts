@@ -295,10 +295,11 @@ describe('private bucket guard', () => {
 describe('JwksSync alarms', () => {
   const alarmsOf = (s: SynthesizedCluster) => Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties as Json);
 
-  test('failed runs, staleness, new kids and refused private keys are alarmed from the handler\'s EMF metrics, to the alarm topic', () => {
+  test('failed runs, staleness, new kids, refused private keys and a persistently failing source are alarmed from the handler\'s EMF metrics, to the alarm topic', () => {
     const topic = { Ref: idsOf(full).topic };
     const byMetric = Object.fromEntries(alarmsOf(full).filter((a) => a.Namespace === 'KubeOidc/prod').map((a) => [a.MetricName, a]));
-    expect(Object.keys(byMetric).sort()).toEqual([SYNC_METRICS.newKids, SYNC_METRICS.refusedPrivateKeys, SYNC_METRICS.secondsSinceLastPublish, SYNC_METRICS.outcome].sort());
+    expect(Object.keys(byMetric).sort()).toEqual([SYNC_METRICS.newKids, SYNC_METRICS.refusedPrivateKeys, SYNC_METRICS.secondsSinceLastPublish, SYNC_METRICS.outcome, SYNC_METRICS.failedSources].sort());
+    expect(byMetric.FailedSources).toMatchObject({ Statistic: 'Minimum', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 1, EvaluationPeriods: 3, AlarmActions: [topic], OKActions: [topic] });
     expect(byMetric.RefusedPrivateKeys).toMatchObject({ Statistic: 'Sum', ComparisonOperator: 'GreaterThanThreshold', Threshold: 0, AlarmActions: [topic] });
     expect(byMetric.SyncOutcome).toMatchObject({
       Statistic: 'Minimum', ComparisonOperator: 'LessThanThreshold', Threshold: 1, Period: 600, TreatMissingData: 'notBreaching', AlarmActions: [topic], OKActions: [topic],

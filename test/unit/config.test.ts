@@ -342,6 +342,11 @@ describe('validateConfig: key sources', () => {
     expectOnly((c) => { c.keySources = { clusterJwks: { url: 'http://10.0.0.10:6443/openid/v1/jwks' } }; }, 'cluster "prod", keySources.clusterJwks.url = "http://10.0.0.10:6443/openid/v1/jwks": does not use https. Fix: use the API server\'s https URL (the token and keys must not travel in clear).');
   });
 
+  test('an SSM parameter name is flat or a path starting with "/", as SSM and CDK require', () => {
+    expectOnly((c) => { c.keySources = { clusterJwks: { url: 'https://10.0.0.10:6443/openid/v1/jwks', tokenParameterName: 'kube/discovery' } }; },
+      'cluster "prod", keySources.clusterJwks.tokenParameterName = "kube/discovery": is not an SSM parameter name. Fix: give the name (not the ARN): a flat name, or a path starting with "/", e.g. "/kube-oidc/prod/discovery-token".');
+  });
+
   test('one bearer-token source at most', () => {
     expectOnly((c) => {
       c.keySources = {
