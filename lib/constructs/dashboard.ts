@@ -48,9 +48,13 @@ export class OperationsDashboard extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Published keys, new kids, refused private keys',
+        title: 'Published keys, new kids, refused private keys, failed sources',
         left: [sync(SYNC_METRICS.publishedKeyCount, 'Maximum', 'published keys')],
-        right: [sync(SYNC_METRICS.newKids, 'Sum', 'new kids'), sync(SYNC_METRICS.refusedPrivateKeys, 'Sum', 'refused private keys')],
+        right: [
+          sync(SYNC_METRICS.newKids, 'Sum', 'new kids'),
+          sync(SYNC_METRICS.refusedPrivateKeys, 'Sum', 'refused private keys'),
+          sync(SYNC_METRICS.failedSources, 'Maximum', 'failed key sources'),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
