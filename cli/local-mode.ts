@@ -152,11 +152,21 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   };
 }
 
+/** Options of {@link mintDemoToken}. */
+export interface DemoTokenOptions {
+  /** @default - local mode's first audience */
+  readonly audience?: string;
+  /** @default 3600 */
+  readonly lifetimeSeconds?: number;
+  /** Bind the token to a node as well as a pod, as kube does since 1.30. @default true */
+  readonly boundToNode?: boolean;
+}
+
 /**
  * Mints a token shaped exactly like a kube projected service-account token, signed with the demo
  * key, for trying the verify routes.
  */
-export async function mintDemoToken(mode: LocalMode, nowSeconds: number, lifetimeSeconds = 3600): Promise<string> {
+export async function mintDemoToken(mode: LocalMode, nowSeconds: number, options: DemoTokenOptions = {}): Promise<string> {
   if (!mode.demoPrivateKeyPem) throw new Error('demo tokens need the demo key: local mode was started with a real cluster\'s keys');
   const { SignJWT, importPKCS8 } = await import('jose');
   const { createPrivateKey } = await import('node:crypto');
@@ -168,16 +178,16 @@ export async function mintDemoToken(mode: LocalMode, nowSeconds: number, lifetim
       namespace: 'default',
       serviceaccount: { name: 'demo', uid: randomUUID() },
       pod: { name: 'demo-pod', uid: randomUUID() },
-      node: { name: 'demo-node', uid: randomUUID() },
+      ...(options.boundToNode === false ? {} : { node: { name: 'demo-node', uid: randomUUID() } }),
     },
   })
     .setProtectedHeader({ alg: 'RS256', kid })
     .setIssuer(mode.issuer)
     .setSubject('system:serviceaccount:default:demo')
-    .setAudience([mode.audiences[0]])
+    .setAudience([options.audience ?? mode.audiences[0]])
     .setIssuedAt(nowSeconds)
     .setNotBefore(nowSeconds)
-    .setExpirationTime(nowSeconds + lifetimeSeconds)
+    .setExpirationTime(nowSeconds + (options.lifetimeSeconds ?? 3600))
     .setJti(randomUUID())
     .sign(key);
 }
