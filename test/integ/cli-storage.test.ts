@@ -103,6 +103,33 @@ describe('storage commands against moto', () => {
     expect(bad.status).toBe(2);
   });
 
+  it('finds a deployed cluster\'s buckets and issuer from its stack outputs with --cluster', async () => {
+    const { CloudFormationClient, CreateStackCommand } = await import('@aws-sdk/client-cloudformation');
+    const cloudFormation = new CloudFormationClient(moto.clientConfig);
+    await cloudFormation.send(new CreateStackCommand({
+      StackName: 'OidcCluster-staging',
+      TemplateBody: JSON.stringify({
+        Resources: { Private: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'staging-private' } }, Documents: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'staging-docs' } } },
+        Outputs: {
+          PrivateBucketName: { Value: { Ref: 'Private' } },
+          DocumentsBucketName: { Value: { Ref: 'Documents' } },
+          IssuerUrl: { Value: 'https://oidc.example.com/staging' },
+        },
+      }),
+    }));
+    cloudFormation.destroy();
+    expect((await runCli(['keys', 'upload', ecPubFile, '--cluster', 'staging'], { env })).status).toBe(0);
+    const sync = await runCli(['sync', '--cluster', 'staging', '--json'], { env });
+    expect(sync.status).toBe(0);
+    expect(JSON.parse(sync.stdout).publishedKids).toEqual([ecKid]);
+    const jwks = await new S3ObjectStore(moto.s3(), 'staging-docs').get('staging/openid/v1/jwks');
+    expect(JSON.parse(jwks!.body).keys[0].kid).toBe(ecKid);
+
+    const missing = await runCli(['keys', 'list', '--cluster', 'nope'], { env });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('cannot read stack OidcCluster-nope');
+  });
+
   it('says how to name the cluster when neither --cluster nor --bucket is given', async () => {
     const run = await runCli(['keys', 'list'], { env });
     expect(run.status).toBe(2);
