@@ -82,9 +82,11 @@ export function decodeJsonObjectSegment(segment: string): JsonSegment {
 
 /** Parses bytes as a UTF-8 JSON object with no duplicate member names at any depth. Never throws. */
 export function parseJsonObject(bytes: Buffer): JsonSegment {
-  if (!isUtf8(bytes)) return { ok: false, problem: 'not UTF-8' };
   // Buffer decoding keeps a leading byte order mark, which JSON.parse then refuses, as go-jose does.
   const text = bytes.toString('utf8');
+  // The decoder turns every invalid sequence into U+FFFD, so text without one came from valid
+  // UTF-8; only text with one (rare: a real U+FFFD, or bad bytes) needs the full validation.
+  if (text.indexOf('\ufffd') >= 0 && !isUtf8(bytes)) return { ok: false, problem: 'not UTF-8' };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -92,43 +94,50 @@ export function parseJsonObject(bytes: Buffer): JsonSegment {
     return { ok: false, problem: 'not JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, problem: 'not a JSON object' };
-  if (hasDuplicateMember(text, value)) {
-    const duplicate = findDuplicateJsonKey(text) ?? '';
-    return { ok: false, problem: `duplicate member ${JSON.stringify(duplicate).slice(0, 80)}` };
+  // The quick check may only err towards "maybe"; the exact scan decides and names the member.
+  if (mayHaveDuplicateMember(text, value)) {
+    const duplicate = findDuplicateJsonKey(text);
+    if (duplicate !== undefined) return { ok: false, problem: `duplicate member ${JSON.stringify(duplicate).slice(0, 80)}` };
   }
   return { ok: true, value: value as Record<string, unknown> };
 }
 
 /**
- * Whether a JSON text repeats a member name in some object, given its parsed value.
+ * A quick test that a JSON text has no repeated member name in any object, given its parsed
+ * value: `false` proves there is none; `true` means "maybe" (ask {@link findDuplicateJsonKey}).
  *
- * Fast path for text without escapes: every `:` outside strings separates one member, and with
- * no escapes the strings' text equals their parsed value, so the text's `:` count equals the
- * parsed members plus the `:` inside parsed strings exactly when no member was dropped by
- * JSON.parse as a duplicate (a dropped one takes its separator with it). Text with escapes takes
- * the full scan.
+ * It counts instead of scanning, and holds for the text every JWT signer emits: compact (no JSON
+ * whitespace) and without escapes. There, every `"` delimits a string, so a `:` right after a `"`
+ * is either a member separator or the first character of a string, and the text has exactly as
+ * many of them as the parsed value has members plus strings starting with `:`. JSON.parse keeps
+ * one member of a repeated name and drops the other with its value, so a repeat leaves the
+ * parsed count short. Any other text gets `true`.
  */
-export function hasDuplicateMember(text: string, parsed: unknown): boolean {
-  if (text.indexOf('\\') >= 0) return findDuplicateJsonKey(text) !== undefined;
-  return countColons(text) !== membersAndColons(parsed);
+export function mayHaveDuplicateMember(text: string, parsed: unknown): boolean {
+  if (text.indexOf('\\') >= 0 || text.indexOf(' ') >= 0 || text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 || text.indexOf('\t') >= 0) {
+    return true;
+  }
+  return colonsAfterQuote(text) !== membersAndColonFirstStrings(parsed);
 }
 
-function countColons(text: string): number {
+function colonsAfterQuote(text: string): number {
   let count = 0;
-  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) count++;
+  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
+    if (text.charCodeAt(at - 1) === 0x22) count++;
+  }
   return count;
 }
 
-function membersAndColons(value: unknown): number {
-  if (typeof value === 'string') return countColons(value);
+function membersAndColonFirstStrings(value: unknown): number {
+  if (typeof value === 'string') return value.charCodeAt(0) === 0x3a ? 1 : 0;
   if (typeof value !== 'object' || value === null) return 0;
   let count = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) count += membersAndColons(value[i]);
+    for (let i = 0; i < value.length; i++) count += membersAndColonFirstStrings(value[i]);
     return count;
   }
   const object = value as Record<string, unknown>;
-  for (const name in object) count += 1 + countColons(name) + membersAndColons(object[name]);
+  for (const name in object) count += (name.charCodeAt(0) === 0x3a ? 2 : 1) + membersAndColonFirstStrings(object[name]);
   return count;
 }
 

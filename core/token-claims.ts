@@ -103,18 +103,31 @@ export interface DenySets {
   readonly serviceAccounts: ReadonlySet<string>;
 }
 
-/** What the claim checks need besides the claims. */
-export interface ClaimContext {
+/** The fixed part of the claim checks: what a verifier knows before any token arrives. */
+export interface ClaimPolicy {
   readonly issuer: string;
-  /** Audiences asked about, already checked against the allowed ones. */
-  readonly audiences: readonly string[];
-  /** Verification time, epoch seconds. */
-  readonly now: number;
   readonly clockSkewSeconds: number;
   readonly maxTokenLifetimeSeconds: number | undefined;
-  /** Kid of the key that verified the signature. */
-  readonly kid: string;
   readonly deny: DenySets | undefined;
+}
+
+/**
+ * Checks the claims of a token whose signature verified, and builds its identity. Never throws.
+ * Checks run in a fixed order (issuer, audience, time, subject, deny list) so a token with
+ * several faults always gets the same reason.
+ *
+ * @param audiences audiences asked about, already checked against the allowed ones
+ * @param now verification time, epoch seconds
+ * @param kid kid of the key that verified the signature
+ */
+export type ClaimChecker = (claims: Record<string, unknown>, audiences: readonly string[], now: number, kid: string) => VerifyResult;
+
+/** A service account whose names passed validation, with what its identity shares across tokens. */
+interface KnownSubject {
+  readonly username: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly groups: readonly string[];
 }
 
 /** Largest magnitude accepted for a time claim: beyond it go-jose's float-to-int64 conversion is undefined. */
@@ -122,6 +135,8 @@ const MAX_NUMERIC_DATE = 2 ** 53;
 const SUBJECT_PREFIX = 'system:serviceaccount:';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Bound on remembered subjects: tokens with made-up (but signed) subjects must not grow it without limit. */
+const SUBJECT_CACHE_LIMIT = 1024;
 
 class ClaimRefusal {
   constructor(
@@ -131,69 +146,107 @@ class ClaimRefusal {
 }
 
 /**
- * Checks the claims of a token whose signature verified and builds its identity. Never throws.
- * Checks run in a fixed order (issuer, audience, time, subject, deny list) so a token with
- * several faults always gets the same reason.
+ * Returns the claim checker for one verifier. It remembers the service accounts it has already
+ * validated (a cluster has few, and each signs many tokens), so the name rules and the shared
+ * parts of an identity are worked out once per account rather than once per token.
  */
-export function evaluateClaims(claims: Record<string, unknown>, context: ClaimContext): VerifyResult {
-  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
-  const jti = typeof claims.jti === 'string' ? claims.jti : undefined;
-  try {
-    return { ok: true, identity: checkedIdentity(claims, context) };
-  } catch (err) {
-    if (!(err instanceof ClaimRefusal)) throw err;
-    return { ok: false, reason: err.reason, message: err.message, kid: context.kid, sub, jti };
-  }
-}
+export function createClaimChecker(policy: ClaimPolicy): ClaimChecker {
+  const subjects = new Map<string, KnownSubject>();
 
-function checkedIdentity(claims: Record<string, unknown>, context: ClaimContext): Identity {
-  const { iss } = claims;
-  if (iss === undefined) refuse('bad_issuer', 'token has no iss claim');
-  if (typeof iss !== 'string') refuse('malformed', 'iss claim is not a string');
-  if (iss !== context.issuer) refuse('bad_issuer', `token issuer ${quote(iss)} is not ${quote(context.issuer)}`);
-
-  const audiences = intersectAudiences(claims.aud, context.audiences);
-
-  const expiresAt = checkTimes(claims, context);
-
-  const jti = claims.jti;
-  if (jti !== undefined && typeof jti !== 'string') refuse('malformed', 'jti claim is not a string');
-
-  const subject = checkSubject(claims);
-
-  const deny = context.deny;
-  if (deny !== undefined) {
-    if (deny.kids.has(context.kid)) refuse('revoked', `signing key ${quote(context.kid)} is revoked`);
-    if (jti !== undefined && jti !== '' && deny.jtis.has(jti)) refuse('revoked', `token ${quote(jti)} is on the deny list`);
-    if (subject.pod !== undefined && deny.podUids.has(subject.pod.uid)) refuse('revoked', `tokens of pod uid ${quote(subject.pod.uid)} are on the deny list`);
-    const account = `${subject.namespace}/${subject.name}`;
-    if (deny.serviceAccounts.has(account)) refuse('revoked', `tokens of service account ${account} are on the deny list`);
+  function knownSubject(sub: string, namespace: string, name: string): KnownSubject {
+    const known = subjects.get(sub);
+    if (known !== undefined && known.namespace === namespace && known.name === name) return known;
+    if (namespace.length > 63 || !DNS_LABEL.test(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
+    if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) refuse('bad_subject', `service account name ${quote(name)} is not a valid name`);
+    const username = `${SUBJECT_PREFIX}${namespace}:${name}`;
+    if (sub !== username) refuse('bad_subject', `sub ${quote(sub)} does not match the kubernetes.io claim (${username})`);
+    const groups = Object.freeze(['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']);
+    if (subjects.size >= SUBJECT_CACHE_LIMIT) subjects.clear();
+    const subject = { username, namespace, name, groups };
+    subjects.set(sub, subject);
+    return subject;
   }
 
-  const extra: Record<string, readonly string[]> = {};
-  if (subject.pod !== undefined) {
-    extra[EXTRA_POD_NAME] = [subject.pod.name];
-    extra[EXTRA_POD_UID] = [subject.pod.uid];
-  }
-  if (subject.node !== undefined) {
-    extra[EXTRA_NODE_NAME] = [subject.node.name];
-    if (subject.node.uid !== '') extra[EXTRA_NODE_UID] = [subject.node.uid];
-  }
-  if (jti !== undefined && jti !== '') extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
+  function checkedIdentity(claims: Record<string, unknown>, requested: readonly string[], now: number, kid: string): Identity {
+    const { iss } = claims;
+    if (iss === undefined) refuse('bad_issuer', 'token has no iss claim');
+    if (typeof iss !== 'string') refuse('malformed', 'iss claim is not a string');
+    if (iss !== policy.issuer) refuse('bad_issuer', `token issuer ${quote(iss)} is not ${quote(policy.issuer)}`);
 
-  const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
-    username: subject.username,
-    uid: subject.uid,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${subject.namespace}`, 'system:authenticated'],
-    extra,
-    audiences,
-    expiresAt,
-    namespace: subject.namespace,
-    serviceAccount: subject.name,
-    kid: context.kid,
+    const audiences = intersectAudiences(claims.aud, requested);
+
+    const expiresAt = checkTimes(claims, now, policy.clockSkewSeconds, policy.maxTokenLifetimeSeconds);
+
+    const jti = claims.jti;
+    if (jti !== undefined && typeof jti !== 'string') refuse('malformed', 'jti claim is not a string');
+
+    // Subject: kube's privateClaims, read as go-jose would decode them.
+    const { sub } = claims;
+    if (sub === undefined) refuse('bad_subject', 'token has no sub claim');
+    if (typeof sub !== 'string') refuse('malformed', 'sub claim is not a string');
+    const kube = claims['kubernetes.io'];
+    if (kube === undefined) refuse('bad_subject', 'token has no kubernetes.io claim: not a service-account token');
+    if (!isPlainObject(kube)) refuse('malformed', 'kubernetes.io claim is not an object');
+    const namespace = kube.namespace;
+    if (namespace === undefined) refuse('bad_subject', 'kubernetes.io claim has no namespace');
+    if (typeof namespace !== 'string') refuse('malformed', 'kubernetes.io namespace is not a string');
+    const account = objectRef(kube.serviceaccount, 'serviceaccount', true);
+    if (account === undefined) refuse('bad_subject', 'kubernetes.io claim has no serviceaccount');
+    const subject = knownSubject(sub, namespace, account.name);
+    const pod = objectRef(kube.pod, 'pod', true);
+    const node = objectRef(kube.node, 'node', false);
+    // A secret-bound (legacy projected) token names its secret; kube checks it exists, which offline
+    // verification cannot, but its shape must still be what kube would decode.
+    objectRef(kube.secret, 'secret', false);
+    const warnafter = kube.warnafter;
+    if (warnafter !== undefined) numericDate(warnafter, 'kubernetes.io warnafter');
+
+    const deny = policy.deny;
+    if (deny !== undefined) {
+      if (deny.kids.has(kid)) refuse('revoked', `signing key ${quote(kid)} is revoked`);
+      if (jti !== undefined && jti !== '' && deny.jtis.has(jti)) refuse('revoked', `token ${quote(jti)} is on the deny list`);
+      if (pod !== undefined && deny.podUids.has(pod.uid as string)) refuse('revoked', `tokens of pod uid ${quote(pod.uid as string)} are on the deny list`);
+      const accountKey = `${namespace}/${account.name}`;
+      if (deny.serviceAccounts.has(accountKey)) refuse('revoked', `tokens of service account ${accountKey} are on the deny list`);
+    }
+
+    const extra: Record<string, readonly string[]> = {};
+    if (pod !== undefined) {
+      extra[EXTRA_POD_NAME] = [pod.name];
+      extra[EXTRA_POD_UID] = [pod.uid as string];
+    }
+    if (node !== undefined) {
+      extra[EXTRA_NODE_NAME] = [node.name];
+      if (node.uid !== undefined && node.uid !== '') extra[EXTRA_NODE_UID] = [node.uid];
+    }
+    const hasJti = jti !== undefined && jti !== '';
+    if (hasJti) extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
+
+    const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
+      username: subject.username,
+      uid: account.uid as string,
+      groups: subject.groups,
+      extra,
+      audiences,
+      expiresAt,
+      namespace,
+      serviceAccount: account.name,
+      kid,
+    };
+    if (hasJti) identity.jti = jti;
+    return identity;
+  }
+
+  return (claims, audiences, now, kid) => {
+    try {
+      return { ok: true, identity: checkedIdentity(claims, audiences, now, kid) };
+    } catch (err) {
+      if (!(err instanceof ClaimRefusal)) throw err;
+      const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+      const jti = typeof claims.jti === 'string' ? claims.jti : undefined;
+      return { ok: false, reason: err.reason, message: err.message, kid, sub, jti };
+    }
   };
-  if (jti !== undefined && jti !== '') identity.jti = jti;
-  return identity;
 }
 
 function intersectAudiences(aud: unknown, requested: readonly string[]): string[] {
@@ -219,8 +272,7 @@ function intersectAudiences(aud: unknown, requested: readonly string[]): string[
 }
 
 /** Checks exp, nbf, iat and the lifetime; returns the expiry in whole seconds. */
-function checkTimes(claims: Record<string, unknown>, context: ClaimContext): number {
-  const { now, clockSkewSeconds: skew } = context;
+function checkTimes(claims: Record<string, unknown>, now: number, skew: number, maxLifetime: number | undefined): number {
   const wholeNow = Math.floor(now);
   const exp = numericDate(claims.exp, 'exp');
   if (exp === undefined) refuse('malformed', 'token has no exp claim: tokens that never expire are not accepted');
@@ -237,7 +289,6 @@ function checkTimes(claims: Record<string, unknown>, context: ClaimContext): num
   if (iat !== undefined && (iat > wholeNow + skew || now + skew < Math.trunc(iat))) {
     refuse('issued_in_future', `token was issued in the future, at ${isoTime(iat)} (clock skew ${skew}s)`);
   }
-  const maxLifetime = context.maxTokenLifetimeSeconds;
   if (maxLifetime !== undefined) {
     if (iat === undefined) refuse('lifetime_too_long', 'token has no iat claim, so its lifetime cannot be bounded');
     const lifetime = Math.trunc(exp) - Math.trunc(iat);
@@ -253,49 +304,10 @@ function numericDate(value: unknown, claim: string): number | undefined {
   return value;
 }
 
+/** A `{name, uid}` reference as kube decodes it: the claim object itself, once checked. */
 interface ObjectRef {
   readonly name: string;
-  readonly uid: string;
-}
-
-interface Subject {
-  readonly username: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly pod?: ObjectRef;
-  readonly node?: ObjectRef;
-}
-
-function checkSubject(claims: Record<string, unknown>): Subject {
-  const { sub } = claims;
-  if (sub === undefined) refuse('bad_subject', 'token has no sub claim');
-  if (typeof sub !== 'string') refuse('malformed', 'sub claim is not a string');
-  const kube = claims['kubernetes.io'];
-  if (kube === undefined) refuse('bad_subject', 'token has no kubernetes.io claim: not a service-account token');
-  if (!isPlainObject(kube)) refuse('malformed', 'kubernetes.io claim is not an object');
-
-  const namespace = kube.namespace;
-  if (namespace === undefined) refuse('bad_subject', 'kubernetes.io claim has no namespace');
-  if (typeof namespace !== 'string') refuse('malformed', 'kubernetes.io namespace is not a string');
-  const account = objectRef(kube.serviceaccount, 'serviceaccount', true);
-  if (account === undefined) refuse('bad_subject', 'kubernetes.io claim has no serviceaccount');
-  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
-  if (account.name.length > 253 || !DNS_SUBDOMAIN.test(account.name)) {
-    refuse('bad_subject', `service account name ${quote(account.name)} is not a valid name`);
-  }
-  const username = `${SUBJECT_PREFIX}${namespace}:${account.name}`;
-  if (sub !== username) refuse('bad_subject', `sub ${quote(sub)} does not match the kubernetes.io claim (${username})`);
-
-  const pod = objectRef(kube.pod, 'pod', true);
-  const node = objectRef(kube.node, 'node', false);
-  // A secret-bound (legacy projected) token names its secret; kube checks it exists, which offline
-  // verification cannot, but its shape must still be what kube would decode.
-  objectRef(kube.secret, 'secret', false);
-  const warnafter = kube.warnafter;
-  if (warnafter !== undefined) numericDate(warnafter, 'kubernetes.io warnafter');
-
-  return { username, namespace, name: account.name, uid: account.uid, pod, node };
+  readonly uid?: string;
 }
 
 /**
@@ -310,7 +322,8 @@ function objectRef(value: unknown, label: string, uidRequired: boolean): ObjectR
   if (uid !== undefined && typeof uid !== 'string') refuse('malformed', `kubernetes.io ${label} uid is not a string`);
   if (name === undefined || name === '') refuse('bad_subject', `kubernetes.io ${label} has no name`);
   if (uidRequired && (uid === undefined || uid === '')) refuse('bad_subject', `kubernetes.io ${label} has no uid`);
-  return { name, uid: uid ?? '' };
+  // Checked above: name is a non-empty string, uid a string or absent. No copy: nothing keeps it.
+  return value as unknown as ObjectRef;
 }
 
 function refuse(reason: ReasonCode, message: string): never {

@@ -15,7 +15,7 @@ import { createPublicKey, verify as cryptoVerify, KeyObject } from 'node:crypto'
 import type { DenyList } from './deny-list';
 import { decodeAsciiBase64Url, decodeJsonObjectSegment, isCanonicalBase64Url, parseJsonObject } from './jws-compact';
 import { parseKeyMaterial, SIGNING_ALGS, type SigningAlg } from './keys';
-import { evaluateClaims, quote, type DenySets, type ReasonCode, type VerifyResult } from './token-claims';
+import { createClaimChecker, quote, type DenySets, type ReasonCode, type VerifyResult } from './token-claims';
 
 export type { Identity, ReasonCode, VerifyResult } from './token-claims';
 export { REASON_CODES } from './token-claims';
@@ -150,6 +150,12 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     }
   }
   const deny = denyList ? denySets(denyList) : undefined;
+  const checkClaims = createClaimChecker({
+    issuer: settings.issuer,
+    clockSkewSeconds: settings.clockSkewSeconds,
+    maxTokenLifetimeSeconds: settings.maxTokenLifetimeSeconds,
+    deny,
+  });
   const allowed = new Set(settings.allowedAudiences);
   const headerCache = new Map<string, ParsedHeader>();
   let lastHeader: { readonly segment: string; readonly header: ParsedHeader } | undefined;
@@ -244,15 +250,7 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     const payload = parseJsonObject(payloadBytes);
     const keyKid = verifiedBy.kid !== '' ? verifiedBy.kid : (kid ?? '');
     if (!payload.ok) return refusal('malformed', `payload is ${payload.problem}`, keyKid);
-    return evaluateClaims(payload.value, {
-      issuer: settings.issuer,
-      audiences,
-      now,
-      clockSkewSeconds: settings.clockSkewSeconds,
-      maxTokenLifetimeSeconds: settings.maxTokenLifetimeSeconds,
-      kid: keyKid,
-      deny,
-    });
+    return checkClaims(payload.value, audiences, now, keyKid);
   }
 
   /** The audiences to check, or why the request may not ask about them. */

@@ -220,6 +220,23 @@ describe('subject checks', () => {
     expect(refusal(verifier.verify(token, { now })).reason).toBe(reason);
   });
 
+  it('remembers an account it has validated without letting another token borrow it', () => {
+    const warm = verifierFor([rsa]);
+    const first = warm.verify(kubeToken(rsa), { now });
+    expect(first.ok).toBe(true);
+    // The same sub with other kubernetes.io names, and the same names under another sub.
+    const sameSubOtherNamespace = withKube({ namespace: 'billing' });
+    const sameNamesOtherSub = withKube({}, 'system:serviceaccount:billing:api');
+    const sameSubInvalidName = withKube({ serviceaccount: { name: 'API', uid: 'u' } });
+    for (const token of [sameSubOtherNamespace, sameNamesOtherSub, sameSubInvalidName]) {
+      expect(refusal(warm.verify(token, { now }))).toEqual({ reason: 'bad_subject', message: expect.stringMatching(/does not match|not a valid name/) });
+    }
+    const second = warm.verify(kubeToken(rsa, { ...kubeClaims(), jti: 'another' }), { now });
+    if (!first.ok || !second.ok) throw new Error('expected both tokens to verify');
+    expect(second.identity).toEqual({ ...first.identity, jti: 'another', extra: { ...first.identity.extra, 'authentication.kubernetes.io/credential-id': ['JTI=another'] } });
+    expect(Object.isFrozen(second.identity.groups)).toBe(true);
+  });
+
   it('accepts a token bound to no pod, with no extra pod facts', () => {
     const result = verifier.verify(withKube({ pod: undefined, node: undefined }), { now });
     expect(result.ok && Object.keys(result.identity.extra)).toEqual(['authentication.kubernetes.io/credential-id']);
