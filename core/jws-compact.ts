@@ -106,39 +106,49 @@ export function parseJsonObject(bytes: Buffer): JsonSegment {
  * A quick test that a JSON text has no repeated member name in any object, given its parsed
  * value: `false` proves there is none; `true` means "maybe" (ask {@link findDuplicateJsonKey}).
  *
- * It counts instead of scanning, and holds for the text every JWT signer emits: compact (no JSON
- * whitespace) and without escapes. There, every `"` delimits a string, so a `:` right after a `"`
- * is either a member separator or the first character of a string, and the text has exactly as
- * many of them as the parsed value has members plus strings starting with `:`. JSON.parse keeps
- * one member of a repeated name and drops the other with its value, so a repeat leaves the
- * parsed count short. Any other text gets `true`.
+ * It counts instead of scanning, and holds for any text without escapes (every JWT signer's):
+ * there every `"` delimits a string, and the only whitespace a string can hold raw is a space.
+ * So a `:` whose nearest non-whitespace character before it is a `"` is either a member separator
+ * or, inside a string, the first character after the string's leading spaces; and the text has
+ * exactly as many of them as the parsed value has members plus strings that open (after spaces)
+ * with `:`. JSON.parse keeps one member of a repeated name and drops the other with its value,
+ * so a repeat leaves the parsed count short. Text with escapes gets `true`.
  */
 export function mayHaveDuplicateMember(text: string, parsed: unknown): boolean {
-  if (text.indexOf('\\') >= 0 || text.indexOf(' ') >= 0 || text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 || text.indexOf('\t') >= 0) {
-    return true;
-  }
-  return colonsAfterQuote(text) !== membersAndColonFirstStrings(parsed);
+  if (text.indexOf('\\') >= 0) return true;
+  return colonsAfterQuote(text) !== membersAndColonOpenedStrings(parsed);
 }
 
 function colonsAfterQuote(text: string): number {
   let count = 0;
   for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
-    if (text.charCodeAt(at - 1) === 0x22) count++;
+    let before = at - 1;
+    let code = text.charCodeAt(before);
+    while (code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09) code = text.charCodeAt(--before);
+    if (code === 0x22) count++;
   }
   return count;
 }
 
-function membersAndColonFirstStrings(value: unknown): number {
-  if (typeof value === 'string') return value.charCodeAt(0) === 0x3a ? 1 : 0;
+function membersAndColonOpenedStrings(value: unknown): number {
+  if (typeof value === 'string') return opensWithColon(value) ? 1 : 0;
   if (typeof value !== 'object' || value === null) return 0;
   let count = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) count += membersAndColonFirstStrings(value[i]);
+    for (let i = 0; i < value.length; i++) count += membersAndColonOpenedStrings(value[i]);
     return count;
   }
   const object = value as Record<string, unknown>;
-  for (const name in object) count += (name.charCodeAt(0) === 0x3a ? 2 : 1) + membersAndColonFirstStrings(object[name]);
+  for (const name in object) count += (opensWithColon(name) ? 2 : 1) + membersAndColonOpenedStrings(object[name]);
   return count;
+}
+
+/** Whether a string's first character other than a space is `:`. */
+function opensWithColon(value: string): boolean {
+  let at = 0;
+  let code = value.charCodeAt(0);
+  while (code === 0x20) code = value.charCodeAt(++at);
+  return code === 0x3a;
 }
 
 /**
