@@ -15,6 +15,7 @@ import type { JwksDocument } from './documents';
 import { parseKeyMaterial } from './keys';
 import type { PublicJwk } from './keys';
 import type { ServiceAccountSubject } from './trust-policy';
+import { isDnsLabel } from './kube-names';
 
 // ===== Defaults and limits =====
 
@@ -349,12 +350,10 @@ function validateCluster(r: Reader, options: ValidateConfigOptions): ClusterConf
 
 // ----- name, env -----
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 function checkClusterName(r: Reader, name: string): void {
   if (name.length > MAX_CLUSTER_NAME_LENGTH) {
     r.fail(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcCluster-<name>');
-  } else if (!DNS_LABEL.test(name)) {
+  } else if (!isDnsLabel(name)) {
     r.fail('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "prod-eu")');
   }
 }
@@ -742,7 +741,7 @@ function readRole(r: Reader, providerAudiences: readonly string[]): ServiceAccou
   const namespace = nsReader.string({ required: true, fix: 'give the Kubernetes namespace of the service account' });
   if (namespace !== undefined) {
     if (/[*?]/.test(namespace)) nsReader.fail('contains a wildcard', 'name one namespace: wildcards across namespaces are not allowed (use match "namespace" for every service account of one namespace)');
-    else if (namespace.length > 63 || !DNS_LABEL.test(namespace)) nsReader.fail('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters');
+    else if (!isDnsLabel(namespace)) nsReader.fail('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters');
   }
   const saReader = r.child('serviceAccount');
   const serviceAccount = saReader.string();

@@ -10,6 +10,8 @@
  * Every edit is pure: it returns a new document and takes the time as a parameter.
  */
 
+import { isDnsLabel, isDnsSubdomain } from './kube-names';
+
 /** What an entry names. */
 export type DenyKind = 'kid' | 'jti' | 'podUid' | 'serviceAccount';
 
@@ -73,8 +75,6 @@ const ENTRY_MEMBERS = ['value', 'reason', 'addedAt', 'addedBy'];
 const MAX_VALUE_LENGTH = 512;
 const MAX_NOTE_LENGTH = 1024;
 const EPOCH_ISO = '1970-01-01T00:00:00.000Z';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A list with nothing denied. */
 export function emptyDenyList(updatedAt: string = EPOCH_ISO): DenyList {
@@ -205,10 +205,10 @@ export function normalizeDenyValue(kind: DenyKind, value: string): string {
     throw new DenyListError(`service account ${JSON.stringify(value)} must be written namespace/name or system:serviceaccount:namespace:name`);
   }
   const [namespace, name] = parts;
-  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) {
+  if (!isDnsLabel(namespace)) {
     throw new DenyListError(`service account namespace ${JSON.stringify(namespace)} is not a valid Kubernetes namespace name`);
   }
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+  if (!isDnsSubdomain(name)) {
     throw new DenyListError(`service account name ${JSON.stringify(name)} is not a valid Kubernetes service account name`);
   }
   return `${namespace}/${name}`;

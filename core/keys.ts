@@ -61,7 +61,8 @@ const CURVE_ALG: Record<string, { crv: PublicJwk['crv']; alg: SigningAlg }> = {
 
 const ENCRYPTED_KEY_REASON = 'encrypted private key: give the public key (`openssl pkey -pubout`) instead';
 
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+/** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+export const PRIVATE_JWK_MEMBERS: readonly string[] = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
  * The key id kube-apiserver gives a key read from a key file: the unpadded base64url SHA-256 of

@@ -11,6 +11,8 @@
  * @see go-jose/go-jose jwt/claims.go (NumericDate, Audience) and jwt/validation.go
  */
 
+import { isDnsLabel, isDnsSubdomain } from './kube-names';
+
 /** Stable reason codes of a refused token; see docs/verify-api.md. */
 export type ReasonCode =
   | 'malformed'
@@ -133,8 +135,6 @@ interface KnownSubject {
 /** Largest magnitude accepted for a time claim: beyond it go-jose's float-to-int64 conversion is undefined. */
 const MAX_NUMERIC_DATE = 2 ** 53;
 const SUBJECT_PREFIX = 'system:serviceaccount:';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Bound on remembered subjects: tokens with made-up (but signed) subjects must not grow it without limit. */
 const SUBJECT_CACHE_LIMIT = 1024;
 
@@ -156,8 +156,8 @@ export function createClaimChecker(policy: ClaimPolicy): ClaimChecker {
   function knownSubject(sub: string, namespace: string, name: string): KnownSubject {
     const known = subjects.get(sub);
     if (known !== undefined && known.namespace === namespace && known.name === name) return known;
-    if (namespace.length > 63 || !DNS_LABEL.test(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
-    if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) refuse('bad_subject', `service account name ${quote(name)} is not a valid name`);
+    if (!isDnsLabel(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
+    if (!isDnsSubdomain(name)) refuse('bad_subject', `service account name ${quote(name)} is not a valid name`);
     const username = `${SUBJECT_PREFIX}${namespace}:${name}`;
     if (sub !== username) refuse('bad_subject', `sub ${quote(sub)} does not match the kubernetes.io claim (${username})`);
     const groups = Object.freeze(['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']);

@@ -14,7 +14,7 @@
 import { createPublicKey, verify as cryptoVerify, KeyObject } from 'node:crypto';
 import type { DenyList } from './deny-list';
 import { decodeAsciiBase64Url, decodeJsonObjectSegment, isCanonicalBase64Url, parseJsonObject } from './jws-compact';
-import { parseKeyMaterial, SIGNING_ALGS, type SigningAlg } from './keys';
+import { parseKeyMaterial, PRIVATE_JWK_MEMBERS, SIGNING_ALGS, type SigningAlg } from './keys';
 import { createClaimChecker, quote, type DenySets, type ReasonCode, type VerifyResult } from './token-claims';
 
 export type { Identity, ReasonCode, VerifyResult } from './token-claims';
@@ -113,7 +113,6 @@ type HeaderOutcome = { readonly ok: true; readonly header: ParsedHeader } | Extr
 
 const HASH_OF: Record<SigningAlg, ImportedKey['hash']> = { RS256: 'sha256', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' };
 const EC_SIGNATURE_BYTES: Record<string, number> = { ES256: 64, ES384: 96, ES512: 132 };
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 /** Header members that carry or point at keys: keys come only from the published JWKS. */
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5c', 'x5u', 'x5t', 'x5t#S256'];
 const HEADER_CACHE_LIMIT = 64;
