@@ -1,18 +1,13 @@
 /**
  * A single signed S3 GET over `node:https`, for the verifier Lambda: the AWS SDK's S3 client
  * bundles to about 580 KB and costs about 170 ms to load, which a cold start would pay to read
- * two small objects. Signing is SigV4 by the `aws4` package, not hand-written.
+ * two small objects. Signing is SigV4 by `runtime/sigv4.ts`.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import aws4 from 'aws4';
+import { encodeS3Key, signRequestV4, type AwsCredentials } from './sigv4';
 
-/** AWS credentials as Lambda provides them in its environment. */
-export interface AwsCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
+export type { AwsCredentials } from './sigv4';
 
 /** Where and how to read. */
 export interface S3GetSettings {
@@ -28,21 +23,18 @@ export interface S3GetSettings {
 
 /** Reads one object; `undefined` when it does not exist; rejects on any other failure. */
 export async function s3GetObjectText(bucket: string, key: string, settings: S3GetSettings): Promise<string | undefined> {
-  const encodedKey = key.split('/').map(encodeURIComponent).join('/');
+  const encodedKey = encodeS3Key(key);
   const base = settings.endpoint ? new URL(settings.endpoint) : undefined;
   const request = base
     ? { host: base.host, path: `/${bucket}/${encodedKey}`, protocol: base.protocol }
     : { host: `${bucket}.s3.${settings.region}.amazonaws.com`, path: `/${encodedKey}`, protocol: 'https:' };
-  const signed = aws4.sign(
-    { service: 's3', region: settings.region, method: 'GET', host: request.host, path: request.path, headers: {} },
-    settings.credentials,
-  );
+  const headers = signRequestV4({ service: 's3', region: settings.region, method: 'GET', host: request.host, path: request.path }, settings.credentials, new Date());
   const transport = request.protocol === 'http:' ? http : https;
   const timeoutMs = settings.timeoutMs ?? 2000;
   const maxBytes = settings.maxBytes ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
     const req = transport.request(
-      { host: base ? base.hostname : request.host, port: base?.port || undefined, path: request.path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, timeout: timeoutMs },
+      { host: base ? base.hostname : request.host, port: base?.port || undefined, path: request.path, method: 'GET', headers, timeout: timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

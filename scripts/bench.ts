@@ -40,6 +40,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const ROUNDS = Number(flag('--rounds') ?? (quick ? 1 : 5));
 const TOKENS = Number(flag('--tokens') ?? (quick ? 2000 : 10000));
+/** Fresh processes per module-load figure: single loads on these machines vary by ±30%. */
+const LOAD_PROCESSES = 25;
 /** Tokens each contender verifies before the next one takes its turn on the same tokens. */
 const CHUNK = 500;
 const ISSUER = 'https://oidc.example.com/cluster-a';
@@ -224,7 +226,7 @@ function bundles(): void {
   const loader = lambdaNodeBinary();
   const loaderVersion = execFileSync(loader, ['--version']).toString().trim();
   console.log('\nLambda bundles (esbuild, minified, as the CDK app builds them; the AWS SDK is provided by the runtime)');
-  console.log(`  ${'bundle'.padEnd(16)} ${'bytes'.padStart(8)}  module load ms (require() time in-process, median of 15 fresh Node ${loaderVersion} processes)`);
+  console.log(`  ${'bundle'.padEnd(16)} ${'bytes'.padStart(8)}  module load ms (require() time in-process, median of ${LOAD_PROCESSES} fresh Node ${loaderVersion} processes)`);
   const env = {
     ...process.env,
     ISSUER_URL: ISSUER, DOCUMENTS_BUCKET: 'docs', PRIVATE_BUCKET: 'private', JWKS_KEY: 'openid/v1/jwks', ALLOWED_AUDIENCES: JSON.stringify([AUDIENCE]),
@@ -246,7 +248,7 @@ function bundles(): void {
   // What any verifier that fetches keys over TLS pays before its own code: node:https, with the
   // TLS and crypto modules it loads. Measured in turns with the bundles, so a slow spell hits all.
   rows.push({ label: 'node:https alone', bytes: '', probe: writeProbe('https-floor', 'node:https'), times: [] });
-  for (let i = 0; i < 15; i += 1) {
+  for (let i = 0; i < LOAD_PROCESSES; i += 1) {
     for (const row of rows) row.times.push(Number(execFileSync(loader, [row.probe], { env, cwd: process.cwd() }).toString()));
   }
   for (const row of rows) console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}`);
