@@ -126,6 +126,7 @@ export type ClaimChecker = (claims: Record<string, unknown>, audiences: readonly
 
 /** A service account whose names passed validation, with what its identity shares across tokens. */
 interface KnownSubject {
+  readonly sub: string;
   readonly username: string;
   readonly namespace: string;
   readonly name: string;
@@ -152,18 +153,25 @@ class ClaimRefusal {
  */
 export function createClaimChecker(policy: ClaimPolicy): ClaimChecker {
   const subjects = new Map<string, KnownSubject>();
+  // Tokens often come in runs from one account: comparing with the last one skips hashing `sub`.
+  let last: KnownSubject | undefined;
 
   function knownSubject(sub: string, namespace: string, name: string): KnownSubject {
+    if (last !== undefined && last.sub === sub && last.namespace === namespace && last.name === name) return last;
     const known = subjects.get(sub);
-    if (known !== undefined && known.namespace === namespace && known.name === name) return known;
+    if (known !== undefined && known.namespace === namespace && known.name === name) {
+      last = known;
+      return known;
+    }
     if (!isDnsLabel(namespace)) refuse('bad_subject', `namespace ${quote(namespace)} is not a valid namespace name`);
     if (!isDnsSubdomain(name)) refuse('bad_subject', `service account name ${quote(name)} is not a valid name`);
     const username = `${SUBJECT_PREFIX}${namespace}:${name}`;
     if (sub !== username) refuse('bad_subject', `sub ${quote(sub)} does not match the kubernetes.io claim (${username})`);
     const groups = Object.freeze(['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']);
     if (subjects.size >= SUBJECT_CACHE_LIMIT) subjects.clear();
-    const subject = { username, namespace, name, groups };
+    const subject = { sub, username, namespace, name, groups };
     subjects.set(sub, subject);
+    last = subject;
     return subject;
   }
 
@@ -210,17 +218,8 @@ export function createClaimChecker(policy: ClaimPolicy): ClaimChecker {
       if (deny.serviceAccounts.has(accountKey)) refuse('revoked', `tokens of service account ${accountKey} are on the deny list`);
     }
 
-    const extra: Record<string, readonly string[]> = {};
-    if (pod !== undefined) {
-      extra[EXTRA_POD_NAME] = [pod.name];
-      extra[EXTRA_POD_UID] = [pod.uid as string];
-    }
-    if (node !== undefined) {
-      extra[EXTRA_NODE_NAME] = [node.name];
-      if (node.uid !== undefined && node.uid !== '') extra[EXTRA_NODE_UID] = [node.uid];
-    }
     const hasJti = jti !== undefined && jti !== '';
-    if (hasJti) extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
+    const extra = extraOf(pod, node, hasJti ? jti : undefined);
 
     const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
       username: subject.username,
@@ -247,6 +246,32 @@ export function createClaimChecker(policy: ClaimPolicy): ClaimChecker {
       return { ok: false, reason: err.reason, message: err.message, kid, sub, jti };
     }
   };
+}
+
+/** TokenReview's `extra` of a token: pod, node and credential facts, each a one-element list. */
+function extraOf(pod: ObjectRef | undefined, node: ObjectRef | undefined, jti: string | undefined): Record<string, readonly string[]> {
+  if (pod !== undefined && node !== undefined && node.uid !== undefined && node.uid !== '' && jti !== undefined) {
+    // The shape of every pod-bound token kube issues since 1.30, as one literal with literal keys,
+    // which V8 builds from a template instead of adding five properties one by one.
+    return {
+      'authentication.kubernetes.io/pod-name': [pod.name],
+      'authentication.kubernetes.io/pod-uid': [pod.uid as string],
+      'authentication.kubernetes.io/node-name': [node.name],
+      'authentication.kubernetes.io/node-uid': [node.uid],
+      'authentication.kubernetes.io/credential-id': [`JTI=${jti}`],
+    } satisfies Record<typeof EXTRA_POD_NAME | typeof EXTRA_POD_UID | typeof EXTRA_NODE_NAME | typeof EXTRA_NODE_UID | typeof EXTRA_CREDENTIAL_ID, readonly string[]>;
+  }
+  const extra: Record<string, readonly string[]> = {};
+  if (pod !== undefined) {
+    extra[EXTRA_POD_NAME] = [pod.name];
+    extra[EXTRA_POD_UID] = [pod.uid as string];
+  }
+  if (node !== undefined) {
+    extra[EXTRA_NODE_NAME] = [node.name];
+    if (node.uid !== undefined && node.uid !== '') extra[EXTRA_NODE_UID] = [node.uid];
+  }
+  if (jti !== undefined) extra[EXTRA_CREDENTIAL_ID] = [`JTI=${jti}`];
+  return extra;
 }
 
 function intersectAudiences(aud: unknown, requested: readonly string[]): string[] {
