@@ -8,7 +8,7 @@
  */
 import { mutatePod } from '../../core/webhook/mutate';
 import { resolveWebhookOptions, WebhookOptions } from '../../core/webhook/options';
-import { Pod, ServiceAccount } from '../../core/webhook/types';
+import { Container, Pod, ServiceAccount } from '../../core/webhook/types';
 
 /** Upstream test fixtures draw the jitter from a mock returning 0: the floor, 79200. */
 const RANDOM_ZERO = (): number => 0;
@@ -33,7 +33,7 @@ interface UpstreamCase {
   readonly expectedPatch: readonly { op: 'add'; path: string; value: unknown }[] | null;
 }
 
-const container = (extra: object = {}): object => ({ image: 'amazonlinux', name: 'balajilovesoreos', ...extra });
+const container = (extra: object = {}): Container => ({ image: 'amazonlinux', name: 'balajilovesoreos', ...extra });
 
 const CASES: readonly UpstreamCase[] = [
   {
