@@ -151,6 +151,9 @@ const serveCommand: LeafCommand = {
     // Loaded here so that other commands do not load the Kubernetes client and prom-client.
     const { startServiceAccountCache } = await import('../../runtime/webhook-sa-cache');
     const { startWebhookServer } = await import('../../runtime/webhook-server');
+    if (!stringFlag(args, 'kubeconfig') && !context.io.env.KUBERNETES_SERVICE_HOST) {
+      throw new CliError('cannot configure the Kubernetes client: not running in a cluster (KUBERNETES_SERVICE_HOST is unset); outside a cluster, give --kubeconfig');
+    }
     let cache;
     try {
       cache = await startServiceAccountCache({
