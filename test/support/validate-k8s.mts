@@ -22,18 +22,22 @@ const MODELS: Record<string, Record<string, unknown>> = {
   'cert-manager.io/v1': certManager,
 };
 
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const objects = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { apiVersion: string; kind: string; metadata?: { name?: string } }[];
-const results = objects.map((object) => {
-  const model = MODELS[object.apiVersion]?.[object.kind] as Model | undefined;
-  const base = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata?.name ?? '' };
-  if (!model) return { ...base, valid: false, error: `no schema for ${object.apiVersion} ${object.kind}` };
-  try {
-    new model(object).validate();
-    return { ...base, valid: true };
-  } catch (err) {
-    return { ...base, valid: false, error: (err as Error).message };
-  }
-});
-process.stdout.write(JSON.stringify(results));
+async function main(): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const objects = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { apiVersion: string; kind: string; metadata?: { name?: string } }[];
+  const results = objects.map((object) => {
+    const model = MODELS[object.apiVersion]?.[object.kind] as Model | undefined;
+    const base = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata?.name ?? '' };
+    if (!model) return { ...base, valid: false, error: `no schema for ${object.apiVersion} ${object.kind}` };
+    try {
+      new model(object).validate();
+      return { ...base, valid: true };
+    } catch (err) {
+      return { ...base, valid: false, error: (err as Error).message };
+    }
+  });
+  process.stdout.write(JSON.stringify(results));
+}
+
+void main();
