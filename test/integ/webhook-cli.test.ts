@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
+import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { PROJECT_ROOT, runCli } from '../support/cli';
 import { eventually, FakeKubeApi } from '../support/fake-kube-api';
@@ -112,6 +113,70 @@ describe('kube-oidc webhook review', () => {
     expect(badStdin.stderr).toMatch(/not an admission.k8s.io\/v1 AdmissionReview: kind is "Pod"/);
     expect(badFlag.status).toBe(2);
     expect(badFlag.stderr).toMatch(/--token-mount-path "relative\/path" must be an absolute path/);
+  });
+});
+
+describe('kube-oidc manifest --webhook', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kube-oidc-manifest-webhook-'));
+    writeFileSync(join(dir, 'clusters.json'), JSON.stringify({
+      clusters: [{
+        name: 'example',
+        keySources: { configKeys: [{ file: join(PROJECT_ROOT, 'config', 'keys', 'example-sa.pub') }] },
+        serviceAccountRoles: [
+          { id: 'payments-api', namespace: 'payments', serviceAccount: 'api', managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] },
+          { id: 'batch', namespace: 'batch', match: 'namespace', managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] },
+        ],
+        verifyApi: { audiences: ['verify.example.internal'] },
+      }],
+    }));
+    writeFileSync(join(dir, 'outputs.json'), JSON.stringify({ 'OidcCluster-example': { PaymentsApiRoleArn: ROLE, BatchRoleArn: 'arn:aws:iam::123456789012:role/batch' } }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('one ServiceAccount: role, audience, lifetime and service audiences as annotations', async () => {
+    const run = await runCli(['manifest', '--webhook', '--role-arn', ROLE, '--namespace', 'payments', '--service-account', 'api', '--audience', 'sts.example.internal', '--expiration', '3600', '--service-audiences', 'orders.example.com,ledger.example.com', '--json']);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: {
+        name: 'api',
+        namespace: 'payments',
+        annotations: {
+          'eks.amazonaws.com/role-arn': ROLE,
+          'eks.amazonaws.com/audience': 'sts.example.internal',
+          'eks.amazonaws.com/sts-regional-endpoints': 'true',
+          'eks.amazonaws.com/token-expiration': '3600',
+          'kube-oidc-aws.io/audiences': 'orders.example.com,ledger.example.com',
+        },
+      },
+    });
+  });
+
+  test('every role of the CDK config, ARNs from the stack outputs; what webhook review makes of it', async () => {
+    const run = await runCli(['manifest', '--webhook', '--config', join(dir, 'clusters.json'), '--outputs', join(dir, 'outputs.json')]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/role batch matches every ServiceAccount of namespace batch; annotate each of them with eks.amazonaws.com\/role-arn: arn:aws:iam::123456789012:role\/batch/);
+    const documents = parseAllDocuments(run.stdout).map((doc) => doc.toJS());
+    expect(documents).toEqual([{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'payments', annotations: { 'eks.amazonaws.com/role-arn': ROLE, 'eks.amazonaws.com/sts-regional-endpoints': 'true' } } }]);
+    writeFileSync(join(dir, 'generated-sa.yaml'), run.stdout);
+    const review = await runCli(['webhook', 'review', '--service-account', join(dir, 'generated-sa.yaml')], { stdin: admissionReview() });
+    expect(review.status).toBe(0);
+    expect(decodePatch(review.stdout)[1].value).toEqual([
+      { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
+      { name: 'AWS_ROLE_ARN', value: ROLE },
+      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+    ]);
+    const [missingOutputs, otherFlag] = await Promise.all([
+      runCli(['manifest', '--webhook', '--config', join(dir, 'clusters.json')]),
+      runCli(['manifest', '--config', join(dir, 'clusters.json')]),
+    ]);
+    expect(missingOutputs.status).toBe(2);
+    expect(missingOutputs.stderr).toMatch(/--outputs is required: the role ARNs are known once the stack is deployed/);
+    expect(otherFlag.status).toBe(2);
+    expect(otherFlag.stderr).toMatch(/--config needs --webhook/);
   });
 });
 
