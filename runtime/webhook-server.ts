@@ -88,7 +88,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const maxBodyBytes = options.maxBodyBytes ?? 3 * MIB;
 
   const server: HttpsServer = createHttpsServer({ cert: current.cert, key: current.key, minVersion: 'TLSv1.2' }, (req, res) => {
-    void route(req, res);
+    route(req, res).catch((err: unknown) => {
+      // A bug, not bad input: say so once, keep serving; kube-apiserver admits the pod (failurePolicy Ignore).
+      metrics.badRequests.inc({ status: '500' });
+      options.log({ time: new Date().toISOString(), level: 'error', msg: 'internal error', reason: err instanceof Error ? err.message : String(err) });
+      sendJson(res, 500, { error: 'internal error' });
+    });
   });
   server.requestTimeout = options.requestTimeoutMs ?? 10_000;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);

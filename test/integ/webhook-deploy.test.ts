@@ -134,6 +134,18 @@ describe('deploy/webhook (Kustomize base)', () => {
   });
 });
 
+describe('the Lambda bundles stay clear of the webhook', () => {
+  test('nothing under lambda/ or lib/ imports the webhook, the Kubernetes client or prom-client', () => {
+    const pattern = 'core/webhook|runtime/webhook|@kubernetes/client-node|prom-client';
+    const search = spawnSync('grep', ['-rlE', pattern, join(PROJECT_ROOT, 'lambda'), join(PROJECT_ROOT, 'lib')], { encoding: 'utf8' });
+    // grep: status 1 means no match, 0 lists the offending files.
+    expect(search.stdout).toBe('');
+    expect(search.status).toBe(1);
+    // The pattern itself finds the webhook's own importers, so an empty answer means something.
+    expect(spawnSync('grep', ['-rlE', pattern, join(PROJECT_ROOT, 'cli')], { encoding: 'utf8' }).stdout).toContain('webhook.ts');
+  });
+});
+
 describe('the image\'s bundle', () => {
   let dir: string;
   beforeAll(() => {
