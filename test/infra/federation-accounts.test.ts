@@ -19,7 +19,7 @@ import { trustPolicyDocument } from '../../core/trust-policy';
 import { Federation } from '../../lib/constructs/federation';
 import { addClusterAndFederationStacks, FederationAccountStack } from '../../lib/federation-account-stack';
 import type { ClusterAndFederationStacks } from '../../lib/federation-account-stack';
-import { ACCOUNT, clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, testApp } from './support/synth';
+import { clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, testApp } from './support/synth';
 import type { Json } from './support/synth';
 
 const ROLES_ACCOUNT = '111111111111';
