@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Token } from 'aws-cdk-lib';
 import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,6 +18,7 @@ import type { ClusterConfig } from '../../core/config';
 import type { FederationAccountEntry } from '../../core/federation-accounts';
 import { trustPolicyDocument } from '../../core/trust-policy';
 import { Federation } from '../../lib/constructs/federation';
+import * as lib from '../../lib';
 import { addClusterAndFederationStacks, FederationAccountStack } from '../../lib/federation-account-stack';
 import type { ClusterAndFederationStacks } from '../../lib/federation-account-stack';
 import { clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, testApp } from './support/synth';
@@ -128,6 +130,21 @@ describe('stacks and environments', () => {
     expect(() => addClusterAndFederationStacks(app, [clusterConfig(defaultDomainCluster())], () => [{ account: ROLES_ACCOUNT, roleIds: ['payments-api'] }]))
       .toThrow(ConfigValidationError);
     expect(app.node.children).toHaveLength(0);
+  });
+
+  test('without a region (no env.region, none in the entry) the stack is pinned to the account only', () => {
+    const app = testApp();
+    const stack = new FederationAccountStack(app, 'NoRegion', { clusterName: 'prod', account: ROLES_ACCOUNT, issuerUrl: 'https://oidc.example.com/cluster-a', clientIds: ['sts.amazonaws.com'], roles: [] });
+    expect(stack.account).toBe(ROLES_ACCOUNT);
+    expect(Token.isUnresolved(stack.region)).toBe(true);
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::OIDCProvider', 1);
+  });
+
+  test('the library exports the stack, the app helper and the plan', () => {
+    expect(lib.FederationAccountStack).toBe(FederationAccountStack);
+    expect(lib.addClusterAndFederationStacks).toBe(addClusterAndFederationStacks);
+    expect(typeof lib.planFederationAccounts).toBe('function');
+    expect(lib.federationStackIdFor('a', ROLES_ACCOUNT)).toBe(`OidcFederation-a-${ROLES_ACCOUNT}`);
   });
 
   test('the stack refuses an issuer URL that is not known at synth time', () => {
