@@ -64,6 +64,21 @@ describe('OAuth2-Proxy examples', () => {
     for (const sub of subs) expect(sub).toMatch(/^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
   });
 
+  test('people-by-group.cfg: allowed_groups only on an instance that admits no machine', () => {
+    const people = parseSimpleToml(projectFile('examples/oauth2-proxy/people-by-group.cfg'));
+    expect(people.allowed_groups).toEqual(['orders-admins']);
+    expect(people).not.toHaveProperty('skip_jwt_bearer_tokens');
+    expect(people).not.toHaveProperty('extra_jwt_issuers');
+    for (const secret of ['cookie_secret', 'client_secret']) expect(people).not.toHaveProperty(secret);
+    // OAuth2-Proxy checks allowed_groups for bearer sessions too, and service-account tokens have no
+    // groups: an instance that admits machines must never set it.
+    for (const config of [machine, both]) expect(config).not.toHaveProperty('allowed_groups');
+    // Two instances in front of the same application: the same upstream, different listeners.
+    expect(people.upstreams).toEqual(machine.upstreams);
+    expect(people.http_address).not.toBe(machine.http_address);
+    expectExcerpt('recv-oauth2-groups', 'examples/oauth2-proxy/people-by-group.cfg');
+  });
+
   test('the OAuth2-Proxy blocks are excerpts of the example files', () => {
     expectExcerpt('recv-oauth2-machine', 'examples/oauth2-proxy/machine-only.cfg');
     expectExcerpt('recv-oauth2-sso', 'examples/oauth2-proxy/machine-and-sso.cfg');
