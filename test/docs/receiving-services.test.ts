@@ -140,10 +140,12 @@ describe('Envoy ext_authz example', () => {
   test('ext_authz: HTTP service below /auth, the Authorization header, identity headers upstream, fail closed', () => {
     const filters = listener('orders').http_filters;
     expect(filters.map((f) => f.name)).toEqual(['envoy.filters.http.header_mutation', 'envoy.filters.http.ext_authz', 'envoy.filters.http.router']);
-    const extAuthz = filters[1].typed_config as { failure_mode_allow: boolean; http_service: Json & { path_prefix: string; server_uri: { cluster: string }; authorization_request: Json; authorization_response: Json } };
+    const extAuthz = filters[1].typed_config as { failure_mode_allow: boolean; allowed_headers: Json; http_service: Json & { path_prefix: string; server_uri: { cluster: string }; authorization_request: Json; authorization_response: Json } };
     expect(extAuthz.failure_mode_allow).toBe(false);
     expect(extAuthz.http_service.path_prefix).toBe(`/auth/audience/${AUDIENCE}`);
-    expect(extAuthz.http_service.authorization_request).toEqual({ allowed_headers: { patterns: [{ exact: 'authorization' }] } });
+    // The top-level allowed_headers, not the deprecated authorization_request.allowed_headers.
+    expect(extAuthz.allowed_headers).toEqual({ patterns: [{ exact: 'authorization' }] });
+    expect(extAuthz.http_service).not.toHaveProperty('authorization_request');
     expect(extAuthz.http_service.authorization_response).toEqual({
       allowed_upstream_headers: { patterns: [{ prefix: 'x-auth-request-' }] },
       allowed_client_headers: { patterns: [{ exact: 'www-authenticate' }] },
