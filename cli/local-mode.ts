@@ -117,7 +117,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   options.log?.({ message: 'jwks sync run', outcome: lastSync.outcome, failureReason: lastSync.failureReason, publishedKids: lastSync.plan?.publishedKids });
   if (lastSync.outcome === 'failed' && !(await documents.get(documentPaths(issuer).jwksKey))) {
     server.close();
-    throw new Error(`no key could be published: ${lastSync.failureReason}; ${lastSync.plan?.problems.map((p) => `${p.source}: ${p.reason}`).join('; ') ?? ''}`);
+    throw new LocalModeSetupError(`no key could be published: ${lastSync.failureReason}; ${lastSync.plan?.problems.map((p) => `${p.source}: ${p.reason}`).join('; ') ?? ''}`);
   }
   const publishedKids = lastSync.plan?.publishedKids ?? [];
   const demoKid = demoPrivateKeyPem === undefined ? undefined : parseKeyMaterial(demoPrivateKeyPem, 'demo').keys[0]?.jwk.kid;

@@ -204,6 +204,11 @@ describe('local mode keys (issue 12 §4), through the real CLI', () => {
       expect(run.stderr).toMatch(reason);
       expect(run.stdout).not.toContain('serving on');
     }
+    // A cluster endpoint that cannot be read at start is the same: nothing to publish, exit 2.
+    const unreachable = await runCli(['local', '--port', '0', '--state-dir', join(dir, 'bad-url'), '--jwks-url', 'http://127.0.0.1:1/openid/v1/jwks'], { timeoutMs: 60_000 });
+    expect(unreachable.status).toBe(2);
+    expect(unreachable.stderr).toContain('http://127.0.0.1:1/openid/v1/jwks');
+    expect(unreachable.stdout).not.toContain('serving on');
   });
 
   it('stops with exit 2 and a clear error when the state folder cannot be used, never hanging', async () => {
