@@ -6,8 +6,9 @@
  * Routes (docs/verify-api.md has the shapes):
  * - `POST /apis/authentication.k8s.io/v1/tokenreviews`: Kubernetes TokenReview in and out.
  * - `POST /verify`: `{ token, audiences }` in, a flat verdict out.
- * - any method on `/auth` and `/auth/...`: forward-auth for nginx `auth_request`, Traefik
- *   forwardAuth and Envoy ext_authz (HTTP): 200 with identity headers or 401, never a redirect.
+ * - any method on `/auth` and `/auth/audience/AUD[/...]`: forward-auth for nginx `auth_request`,
+ *   Traefik forwardAuth and Envoy ext_authz (HTTP): 200 with identity headers or 401, never a
+ *   redirect. Other paths below `/auth/` are 404; paths a normaliser could read another way are 400.
  *
  * A refused token is an answer, not an error (200, or 401 on `/auth`). Bad requests get 400, 404,
  * 405 or 413 with a JSON body; the only server error for any input is 503 when no key set is
