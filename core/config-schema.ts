@@ -127,7 +127,7 @@ function unknownFields(keys: readonly string[], known: readonly string[]): strin
 
 // ===== Building blocks =====
 
-const comment = z.string().optional().meta({ description: 'A free-text comment, ignored.' });
+const comment = z.string().optional().meta({ description: 'A free-text comment, ignored by validation. When absent: none.' });
 
 /**
  * A JSON object with exactly these fields (and `$comment`, allowed everywhere and dropped).
@@ -318,9 +318,9 @@ const configKey = section({
   file: z.string(withFix('write it as a JSON string'))
     .min(1, rule('is empty', 'give the key file path, relative to the config file'))
     .optional()
-    .meta({ description: 'A key file, relative to the config file\'s folder.' }),
-  pem: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'PEM key material inline.' }),
-  jwk: z.record(z.string(), z.unknown(), withFix('paste the JSON object itself, not a string')).optional().meta({ description: 'A JWK or a JWKS object.' }),
+    .meta({ description: 'A key file, relative to the config file\'s folder. When absent: `pem` or `jwk` is given.' }),
+  pem: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'PEM key material inline. When absent: `file` or `jwk` is given.' }),
+  jwk: z.record(z.string(), z.unknown(), withFix('paste the JSON object itself, not a string')).optional().meta({ description: 'A JWK or a JWKS object. When absent: `file` or `pem` is given.' }),
 }, 'write {"file": "keys/sa.pub"}, {"pem": "-----BEGIN PUBLIC KEY-----..."} or {"jwk": {...}}')
   .superRefine((value, ctx) => {
     const forms = KEY_FORMS.filter((form) => value[form] !== undefined);
@@ -337,7 +337,9 @@ const keySources = section({
   configKeys: z.array(configKey, withFix('write it as a JSON array [...]')).default([]).meta({
     description: 'Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).',
   }),
-  upload: upload.default({ enabled: false, writerArns: [] }).meta({ description: 'Keys uploaded by operators under the private bucket\'s `keys/` prefix.' }),
+  upload: upload.default({ enabled: false, writerArns: [] }).meta({
+    description: 'Keys uploaded by operators under the private bucket\'s `keys/` prefix. When given, `enabled` defaults to `true`.',
+  }),
   clusterJwks: clusterJwks.optional().meta({ description: 'The cluster\'s own JWKS endpoint, read by the sync. When absent: not read.' }),
 }, 'write {"configKeys": [{"file": "keys/sa.pub"}]} or another source',
 'configure at least one key source: keySources.configKeys (public keys in the config), keySources.upload or keySources.clusterJwks')
@@ -352,7 +354,7 @@ const keySources = section({
 const actionOrResource = (field: string, example: string) => z.union(
   [z.string().min(1), z.array(z.string().min(1)).min(1)],
   { error: () => problemText('must be a non-empty string or array of strings', example) },
-).optional().meta({ description: `IAM \`${field}\`: a string or a non-empty array of strings.` });
+).optional().meta({ description: `IAM \`${field}\`: a string or a non-empty array of strings. When absent: its counterpart must be given (exactly one of Action/NotAction and of Resource/NotResource).` });
 
 const STATEMENT_PAIRS = [['Action', 'NotAction', 'e.g. "Action": ["s3:GetObject"]'], ['Resource', 'NotResource', 'e.g. "Resource": ["arn:aws:s3:::my-bucket/*"]']] as const;
 
@@ -364,8 +366,8 @@ const statement = section({
   Resource: actionOrResource('Resource', STATEMENT_PAIRS[1][2]),
   NotResource: actionOrResource('NotResource', STATEMENT_PAIRS[1][2]),
   Condition: z.record(z.string(), z.unknown(), withFix('write {"StringEquals": {...}}')).optional().meta({ description: 'IAM condition block. When absent: none.' }),
-  Principal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself.', not: {} }),
-  NotPrincipal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself.', not: {} }),
+  Principal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
+  NotPrincipal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
 }, 'write {"Effect": "Allow", "Action": [...], "Resource": [...]}')
   .superRefine((value, ctx) => {
     if (value.Principal !== undefined || value.NotPrincipal !== undefined) {
@@ -390,7 +392,7 @@ const role = section({
     .max(63, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
     .meta({ description: 'A Kubernetes namespace (DNS label). Never a wildcard.' }),
   serviceAccount: z.string(withFix('write it as a JSON string')).optional().meta({
-    description: 'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`, where it must be absent.',
+    description: 'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).',
   }),
   match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').meta({
     description: '`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.',
@@ -629,7 +631,7 @@ export const clusterSchema = section({
 
 /** The whole file. */
 export const configFileSchema = z.strictObject({
-  $schema: z.string().optional().meta({ description: 'The JSON Schema of this file, for editors: "./clusters.schema.json" relative to the file. Ignored by validation.' }),
+  $schema: z.string().optional().meta({ description: 'The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.' }),
   $comment: comment,
   clusters: z.array(clusterSchema, withFix('write it as a JSON array [...]'))
     .min(1, withFix('declare at least one cluster'))
@@ -651,6 +653,15 @@ export type ClusterShape = z.output<typeof clusterSchema>;
  * the zod definition: the input side, so defaulted fields are optional and carry their `default`.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configFileSchema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return schema;
+  return z.toJSONSchema(configFileSchema, {
+    target: 'draft-7',
+    io: 'input',
+    unrepresentable: 'any',
+    // zod leaves out the default of a field whose type transforms its input (a section drops
+    // `$comment`), although the default is a valid input too: put it back.
+    override: ({ zodSchema, jsonSchema }) => {
+      const def = zodSchema._zod.def;
+      if (def.type === 'default' && jsonSchema.default === undefined) jsonSchema.default = (def as z.core.$ZodDefaultDef).defaultValue;
+    },
+  }) as Record<string, unknown>;
 }
