@@ -120,9 +120,23 @@ function report(ctx: z.core.$RefinementCtx, path: readonly (string | number)[], 
 function unknownFields(keys: readonly string[], known: readonly string[]): string {
   return keys.map((key) => {
     const k = key.toLowerCase();
-    const near = known.find((f) => f.toLowerCase() === k || f.toLowerCase().startsWith(k) || k.startsWith(f.toLowerCase()));
+    const near = known.find((f) => f.toLowerCase() === k || f.toLowerCase().startsWith(k) || k.startsWith(f.toLowerCase()))
+      ?? known.find((f) => editDistance(f.toLowerCase(), k) <= 2);
     return problemText('is not a known field', near ? `did you mean ${JSON.stringify(near)}?` : `remove it (known fields: ${known.join(', ')})`);
   }).join('\n');
+}
+
+/** Levenshtein distance, to suggest the field a typo meant. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 // ===== Building blocks =====
