@@ -499,8 +499,11 @@ const routeThrottle = (route: string) => section({
 
 const audienceItem = z.string(withFix('write it as a JSON string'));
 
-const verifyApi = section({
-  enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
+/**
+ * The settings of a verifier, shared by a cluster's Verify API and a fleet verifier: the audience
+ * policy, caller bindings, throttles and the verifier's own limits.
+ */
+const verifierSettings = {
   audiences: stringList(audienceItem).optional().meta({
     description: 'Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.',
   }),
@@ -534,31 +537,44 @@ const verifyApi = section({
   staleWindowSeconds: wholeNumber({ min: 60, max: 86400, fix: 'give whole seconds between 60 and 86400' }).default(CONFIG_DEFAULTS.staleWindowSeconds).meta({
     description: 'How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).',
   }),
-}, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
-  .superRefine((value, ctx) => {
-    const audiences = value.audiences ?? [];
-    if (value.enabled && audiences.length === 0) {
-      report(ctx, ['audiences'], value.audiences, 'lists no audience while the Verify API is enabled', 'list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false');
-    }
-    const seen = new Set<string>();
-    audiences.forEach((aud, i) => {
-      if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it');
-      if (seen.has(aud)) report(ctx, ['audiences', i], aud, 'is listed twice', 'remove the duplicate');
-      seen.add(aud);
-    });
-    value.defaultAudiences?.forEach((aud, i) => {
-      if (!audiences.includes(aud)) report(ctx, ['defaultAudiences', i], aud, 'is not in verifyApi.audiences', 'default audiences must be a subset of verifyApi.audiences');
-    });
-    if (value.defaultAudiences?.length === 0) report(ctx, ['defaultAudiences'], [], 'is empty', 'remove defaultAudiences (all audiences become the default) or list some');
-    if (value.callerAudiences) checkCallerAudiences(ctx, value.callerAudiences, audiences, value.iamAuth);
-    if (value.staleWindowSeconds < value.keysTtlSeconds) {
-      report(ctx, ['staleWindowSeconds'], value.staleWindowSeconds, `is shorter than keysTtlSeconds (${value.keysTtlSeconds})`, 'make the stale window at least as long as the key cache TTL');
-    }
-  })
-  .transform(({ audiences, defaultAudiences, ...rest }) => ({ ...rest, audiences: audiences ?? [], defaultAudiences: defaultAudiences ?? audiences ?? [] }));
+};
 
-function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean): void {
-  if (!iamAuth) report(ctx, ['callerAudiences'], callers, 'needs verifyApi.iamAuth: without IAM authorization the caller is unknown', 'set verifyApi.iamAuth to true, or remove callerAudiences');
+/** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
+function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: z.core.$RefinementCtx, prefix: string, disableFix: string): void {
+  const audiences = value.audiences ?? [];
+  if (audiences.length === 0 && disableFix !== '') {
+    report(ctx, ['audiences'], value.audiences, 'lists no audience while the Verify API is enabled', `list the audiences callers may verify (e.g. ["verify.prod.example.com"])${disableFix}`);
+  }
+  const seen = new Set<string>();
+  audiences.forEach((aud, i) => {
+    if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it');
+    if (seen.has(aud)) report(ctx, ['audiences', i], aud, 'is listed twice', 'remove the duplicate');
+    seen.add(aud);
+  });
+  value.defaultAudiences?.forEach((aud, i) => {
+    if (!audiences.includes(aud)) report(ctx, ['defaultAudiences', i], aud, `is not in ${prefix}audiences`, `default audiences must be a subset of ${prefix}audiences`);
+  });
+  if (value.defaultAudiences?.length === 0) report(ctx, ['defaultAudiences'], [], 'is empty', 'remove defaultAudiences (all audiences become the default) or list some');
+  if (value.callerAudiences) checkCallerAudiences(ctx, value.callerAudiences, audiences, value.iamAuth, prefix);
+  if (value.staleWindowSeconds < value.keysTtlSeconds) {
+    report(ctx, ['staleWindowSeconds'], value.staleWindowSeconds, `is shorter than keysTtlSeconds (${value.keysTtlSeconds})`, 'make the stale window at least as long as the key cache TTL');
+  }
+}
+
+/** Absent audiences are none; absent default audiences are all of them. */
+function withAudienceDefaults<T extends { audiences?: string[]; defaultAudiences?: string[] }>({ audiences, defaultAudiences, ...rest }: T) {
+  return { ...rest, audiences: audiences ?? [], defaultAudiences: defaultAudiences ?? audiences ?? [] };
+}
+
+const verifyApi = section({
+  enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
+  ...verifierSettings,
+}, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
+  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled ? ', or set verifyApi.enabled to false' : ''))
+  .transform(withAudienceDefaults);
+
+function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
+  if (!iamAuth) report(ctx, ['callerAudiences'], callers, `needs ${prefix}iamAuth: without IAM authorization the caller is unknown`, `set ${prefix}iamAuth to true, or remove callerAudiences`);
   for (const [arn, list] of Object.entries(callers)) {
     const at = ['callerAudiences', arn];
     if (!IAM_PRINCIPAL_ARN.test(arn) || arn.endsWith(':root')) {
@@ -570,7 +586,7 @@ function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string
       report(ctx, at, list, 'is empty', 'list at least one audience, or remove the caller');
     } else {
       list.forEach((aud, i) => {
-        if (!audiences.includes(aud)) report(ctx, [...at, i], aud, 'is not in verifyApi.audiences', 'add it to verifyApi.audiences or remove it here');
+        if (!audiences.includes(aud)) report(ctx, [...at, i], aud, `is not in ${prefix}audiences`, `add it to ${prefix}audiences or remove it here`);
       });
     }
   }
