@@ -10,7 +10,7 @@ import { buildJwks } from './documents';
 import { parseKeyMaterial } from './keys';
 import type { PublicJwk } from './keys';
 import { STS_AUDIENCE } from './config-schema';
-import type { ClusterShape } from './config-schema';
+import type { ClusterShape, FleetShape } from './config-schema';
 
 /**
  * Room for `CONFIG_JWKS` plus `CLUSTER_CA_BUNDLE` in the sync Lambda's environment, which AWS
@@ -59,6 +59,7 @@ export function checkClusterRules(cluster: ClusterShape, raw: Readonly<Record<st
     warnings.push(`${label}: audiences are not applied to the imported provider ${cluster.existingOidcProviderArn}; make sure its client IDs include ${JSON.stringify(cluster.audiences)}.`);
   }
   problems.push(...checkRoleAudiences(cluster));
+  problems.push(...checkFederationAccounts(cluster));
   if (!cluster.verifyApi.allowSharedAudiences) problems.push(...checkAudienceBoundary(cluster));
   const keys = readConfigKeys(cluster, label, options);
   problems.push(...keys.problems);
@@ -85,6 +86,44 @@ export function checkImportedProvider(cluster: Pick<ClusterShape, 'existingOidcP
     return [{ path, problem: 'is not for a CloudFront default domain, which is the issuer when issuer is omitted', fix: 'configure issuer with the custom domain of that provider, or remove existingOidcProviderArn' }];
   }
   return [];
+}
+
+// ----- federation in other accounts -----
+
+/**
+ * Roles in other accounts: each entry names roles of this cluster, lies outside the cluster's own
+ * account, and imports only a provider of that account for this very issuer.
+ */
+export function checkFederationAccounts(cluster: Pick<ClusterShape, 'federationAccounts' | 'issuer' | 'serviceAccountRoles' | 'env'>): RuleProblem[] {
+  if (cluster.federationAccounts.length === 0) return [];
+  if (cluster.issuer.kind !== 'customDomain') {
+    return [{
+      path: ['federationAccounts'],
+      problem: 'needs a custom-domain issuer: the stacks in other accounts register the issuer URL, which the CloudFront default domain only gives after deployment',
+      fix: 'configure issuer with a custom domain, or keep the roles in the cluster\'s own account',
+    }];
+  }
+  const problems: RuleProblem[] = [];
+  const ids = cluster.serviceAccountRoles.map((role) => role.id);
+  const expectedProvider = cluster.issuer.url.replace(/^https:\/\//, '');
+  cluster.federationAccounts.forEach((entry, i) => {
+    if (cluster.env?.account === entry.account) {
+      problems.push({ path: ['federationAccounts', i, 'account'], problem: 'is the cluster\'s own account (env.account)', fix: 'remove the entry: roles not listed in federationAccounts are created in the cluster\'s own stack' });
+    }
+    entry.roleIds.forEach((id, j) => {
+      if (!ids.includes(id)) {
+        problems.push({ path: ['federationAccounts', i, 'roleIds', j], problem: 'is not the id of one of the cluster\'s serviceAccountRoles', fix: `use one of ${JSON.stringify(ids)}, or add the role to serviceAccountRoles` });
+      }
+    });
+    const arn = entry.existingOidcProviderArn;
+    const match = arn === undefined ? null : /^arn:aws[a-z-]*:iam::(\d{12}):oidc-provider\/(.+)$/.exec(arn);
+    if (match && match[1] !== entry.account) {
+      problems.push({ path: ['federationAccounts', i, 'existingOidcProviderArn'], problem: `is in account ${match[1]}, not ${entry.account}`, fix: 'give the provider registered in the account of this entry: a role trusts only a provider of its own account' });
+    } else if (match && match[2] !== expectedProvider) {
+      problems.push({ path: ['federationAccounts', i, 'existingOidcProviderArn'], problem: `is for ${JSON.stringify(match[2])}, not the issuer ${JSON.stringify(expectedProvider)}`, fix: 'import the provider registered for this issuer URL, or remove existingOidcProviderArn to create one' });
+    }
+  });
+  return problems;
 }
 
 // ----- audiences -----
@@ -205,10 +244,89 @@ export function lifetimeWarnings(cluster: Pick<ClusterShape, 'verifyApi' | 'rota
   ];
 }
 
+// ----- fleet verifiers -----
+
+/** What the fleet rules know of the clusters of the file. */
+export interface FleetContext {
+  /** Every cluster name written in the file, valid or not. */
+  readonly clusterNames: readonly string[];
+  /** The clusters whose shape is valid, by name. */
+  readonly clusters: ReadonlyMap<string, ClusterShape>;
+}
+
+/**
+ * The rules of one fleet verifier that read the clusters it trusts: each named cluster exists,
+ * an external issuer is not one of them again, issuer keys are reachable, and the audience
+ * boundary holds for every trusted issuer.
+ */
+export function checkFleetRules(fleet: FleetShape, context: FleetContext, label: string): { problems: RuleProblem[]; warnings: string[] } {
+  const problems: RuleProblem[] = [];
+  const warnings: string[] = [];
+  const trusted: ClusterShape[] = [];
+  fleet.clusters.forEach((name, i) => {
+    if (!context.clusterNames.includes(name)) {
+      problems.push({ path: ['clusters', i], problem: 'names no cluster of this file', fix: `use one of ${JSON.stringify(context.clusterNames)}, or trust an issuer of elsewhere with externalIssuers` });
+      return;
+    }
+    const cluster = context.clusters.get(name);
+    if (!cluster) return;
+    trusted.push(cluster);
+    const otherAccount = fleet.env?.account !== undefined && cluster.env?.account !== undefined && fleet.env.account !== cluster.env.account;
+    if (otherAccount && cluster.issuer.kind === 'cloudFrontDefault') {
+      problems.push({
+        path: ['clusters', i],
+        problem: `is in account ${cluster.env?.account ?? ''} with the CloudFront default domain, whose issuer URL is unknown until deployment`,
+        fix: 'give the cluster a custom-domain issuer, or deploy the fleet in the cluster\'s account (it then reads the documents bucket)',
+      });
+    }
+    if (fleet.maxTokenLifetimeSeconds !== undefined && fleet.maxTokenLifetimeSeconds > cluster.rotation.gracePeriodSeconds) {
+      warnings.push(`${label}: maxTokenLifetimeSeconds (${fleet.maxTokenLifetimeSeconds}) exceeds rotation.gracePeriodSeconds (${cluster.rotation.gracePeriodSeconds}) of cluster ${JSON.stringify(name)}: its tokens signed by a rotated-out key stop verifying before they expire.`);
+    }
+  });
+  fleet.externalIssuers.forEach((issuer, i) => {
+    const same = trusted.find((cluster) => cluster.issuer.kind === 'customDomain' && cluster.issuer.url === issuer.url);
+    if (same) problems.push({ path: ['externalIssuers', i, 'url'], problem: `is the issuer of cluster ${JSON.stringify(same.name)}, already in clusters`, fix: 'remove the external issuer: the cluster is trusted by name' });
+    if (issuer.name !== undefined && context.clusterNames.includes(issuer.name)) {
+      problems.push({ path: ['externalIssuers', i, 'name'], problem: 'is the name of a cluster of this file', fix: 'give the external issuer another name: answers name the cluster a token comes from' });
+    }
+  });
+  if (!fleet.allowSharedAudiences) {
+    const externalUrls = fleet.externalIssuers.map((issuer) => issuer.url);
+    fleet.audiences.forEach((aud, i) => {
+      const path = ['audiences', i];
+      const owner = trusted.find((cluster) => cluster.audiences.includes(aud));
+      const apiOwner = trusted.find((cluster) => cluster.apiServerAudiences.includes(aud));
+      if (aud === STS_AUDIENCE) {
+        problems.push({ path, problem: 'is the AWS STS audience: a service accepting it can be handed any token meant for AWS', fix: FLEET_SHARED_FIX });
+      } else if (owner) {
+        problems.push({ path, problem: `is a client ID of the IAM provider of cluster ${JSON.stringify(owner.name)}: a service accepting it can be handed any token meant for AWS`, fix: FLEET_SHARED_FIX });
+      } else if (apiOwner) {
+        problems.push({ path, problem: `is an API-server audience of cluster ${JSON.stringify(apiOwner.name)}: a service accepting it can be handed tokens meant for the Kubernetes API`, fix: FLEET_SHARED_FIX });
+      } else if (externalUrls.includes(aud)) {
+        problems.push({ path, problem: 'is an external issuer\'s URL, kube-apiserver\'s default API audience', fix: FLEET_SHARED_FIX });
+      } else if (trusted.some((cluster) => cluster.issuer.kind === 'cloudFrontDefault') && /^https:\/\/[a-z0-9]+\.cloudfront\.net(\/.*)?$/.test(aud)) {
+        problems.push({ path, problem: 'looks like a CloudFront issuer URL, kube-apiserver\'s default API audience', fix: FLEET_SHARED_FIX });
+      }
+    });
+  }
+  return { problems, warnings };
+}
+
+const FLEET_SHARED_FIX = 'use an audience dedicated to the Verify API in the pods\' projected tokens (e.g. "verify.example.com"), or set allowSharedAudiences to true to accept the risk';
+
 // ----- across clusters -----
 
 /** Cluster names are unique in the file: each becomes the stack `OidcCluster-<name>`. */
 export function duplicateClusterNames(values: readonly unknown[]): string[] {
+  return duplicateNames(values, 'cluster', 'clusters', 'OidcCluster-<name>');
+}
+
+/** Fleet verifier names are unique in the file: each becomes the stack `OidcFleet-<name>`. */
+export function duplicateFleetNames(values: readonly unknown[]): string[] {
+  return duplicateNames(values, 'fleet', 'fleetVerifiers', 'OidcFleet-<name>');
+}
+
+function duplicateNames(values: readonly unknown[], kind: string, list: string, stack: string): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
   values.forEach((value, i) => {
@@ -216,7 +334,7 @@ export function duplicateClusterNames(values: readonly unknown[]): string[] {
     if (typeof name !== 'string') return;
     const first = seen.get(name);
     if (first !== undefined) {
-      problems.push(`cluster ${JSON.stringify(name)}, clusters[${i}].name = ${JSON.stringify(name)}: duplicates clusters[${first}].name. Fix: give every cluster a distinct name (each becomes stack OidcCluster-<name>).`);
+      problems.push(`${kind} ${JSON.stringify(name)}, ${list}[${i}].name = ${JSON.stringify(name)}: duplicates ${list}[${first}].name. Fix: give every ${kind} a distinct name (each becomes stack ${stack}).`);
     } else {
       seen.set(name, i);
     }

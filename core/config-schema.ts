@@ -540,11 +540,9 @@ const verifierSettings = {
 };
 
 /** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
-function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: z.core.$RefinementCtx, prefix: string, disableFix: string): void {
+function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: z.core.$RefinementCtx, prefix: string, noAudience?: readonly [string, string]): void {
   const audiences = value.audiences ?? [];
-  if (audiences.length === 0 && disableFix !== '') {
-    report(ctx, ['audiences'], value.audiences, 'lists no audience while the Verify API is enabled', `list the audiences callers may verify (e.g. ["verify.prod.example.com"])${disableFix}`);
-  }
+  if (audiences.length === 0 && noAudience) report(ctx, ['audiences'], value.audiences, ...noAudience);
   const seen = new Set<string>();
   audiences.forEach((aud, i) => {
     if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it');
@@ -570,7 +568,9 @@ const verifyApi = section({
   enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
   ...verifierSettings,
 }, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
-  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled ? ', or set verifyApi.enabled to false' : ''))
+  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled
+    ? ['lists no audience while the Verify API is enabled', 'list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false']
+    : undefined))
   .transform(withAudienceDefaults);
 
 function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
@@ -615,6 +615,43 @@ const env = section({
     .optional().meta({ description: 'The AWS region of the stack. CloudFront access logs need the stack in us-east-1. When absent: the region of the credentials at deploy time.' }),
 }, 'write {"account": "123456789012", "region": "eu-west-1"} or remove env for an environment-agnostic stack');
 
+// ===== Federation in other accounts (issue 14) =====
+
+const federationAccount = section({
+  account: z.string(withFix('give the 12-digit account id that holds the roles, e.g. "222222222222"'))
+    .regex(/^\d{12}$/, rule('is not a 12-digit AWS account id', 'give the account id, e.g. "222222222222"'))
+    .meta({ description: 'The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.' }),
+  region: z.string(withFix('write it as a JSON string')).regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'))
+    .optional().meta({ description: 'Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.' }),
+  existingOidcProviderArn: z.string(withFix('write it as a JSON string'))
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, rule('is not an IAM OIDC provider ARN', 'give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as `aws iam list-open-id-connect-providers` shows in that account'))
+    .optional()
+    .meta({ description: 'The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.' }),
+  roleIds: stringList(z.string(withFix('write it as a JSON string')), 'list the ids of the serviceAccountRoles to create in this account')
+    .min(1, withFix('list the ids of the serviceAccountRoles to create in this account, or remove the account'))
+    .meta({ description: 'Ids of the cluster\'s `serviceAccountRoles` created in this account instead of the cluster\'s own stack; each role goes to one account at most.' }),
+}, 'write {"account": "222222222222", "roleIds": ["payments-api"]}')
+  .meta({ description: 'An AWS account that holds some of the cluster\'s roles.' });
+
+const federationAccounts = z.array(federationAccount, withFix('write it as a JSON array [...]'))
+  .superRefine((list, ctx) => {
+    const accounts = new Map<string, number>();
+    const roleAt = new Map<string, number>();
+    list.forEach((entry, i) => {
+      const first = accounts.get(entry.account);
+      if (first !== undefined) report(ctx, [i, 'account'], entry.account, `duplicates federationAccounts[${first}].account`, 'list each account once, with all of its roleIds');
+      else accounts.set(entry.account, i);
+      entry.roleIds.forEach((id, j) => {
+        const where = roleAt.get(id);
+        if (where !== undefined) {
+          report(ctx, [i, 'roleIds', j], id, where === i ? 'is listed twice' : `is already in federationAccounts[${where}].roleIds`, 'give each role one account: a role id names one role and one stack output');
+        } else {
+          roleAt.set(id, i);
+        }
+      });
+    });
+  });
+
 /** One cluster as written in the file, with the defaults of the schema applied. */
 export const clusterSchema = section({
   name: z.string(withFix('give the cluster a DNS-safe name such as "prod-eu"'))
@@ -642,6 +679,9 @@ export const clusterSchema = section({
     }),
   keySources: keySources.meta({ description: 'Every key source of the cluster (at least one); the published set is their union, plus retired keys inside their grace period.' }),
   serviceAccountRoles: roles.default([]).meta({ description: 'IAM roles assumable by service accounts of the cluster (self-hosted IRSA).' }),
+  federationAccounts: federationAccounts.default([]).meta({
+    description: 'Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.',
+  }),
   issuerSite: issuerSite.prefault({}).meta({ description: 'The issuer site: the documents bucket and its CloudFront distribution.' }),
   rotation: rotation.prefault({}).meta({ description: 'Rotation policy of the published key set.' }),
   sync: sync.prefault({}).meta({ description: 'Schedule and caching of the published documents.' }),
@@ -659,6 +699,71 @@ export const clusterSchema = section({
   }))
   .meta({ description: 'One cluster: it becomes the stack `OidcCluster-<name>`.' });
 
+// ===== Fleet verifiers (issue 14) =====
+
+const externalIssuer = section({
+  url: issuerUrl.meta({
+    description: 'The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.',
+    pattern: ISSUER_URL_PATTERN,
+    maxLength: MAX_ISSUER_URL_LENGTH,
+  }),
+  name: z.string(withFix('write it as a JSON string'))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "eks-prod")'))
+    .optional()
+    .meta({ description: 'The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.' }),
+  jwksUrl: z.string(withFix('write it as a JSON string'))
+    .regex(/^https:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/, rule('is not an https URL without query, fragment or user information', 'give e.g. "https://oidc.example.net/keys", or remove jwksUrl to use discovery'))
+    .optional()
+    .meta({ description: 'Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.' }),
+}, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
+  .meta({ description: 'An issuer that is not a cluster of this file.' });
+
+const fleetVerifier = section({
+  name: z.string(withFix('give the fleet verifier a DNS-safe name such as "fleet"'))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcFleet-<name>'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "fleet")'))
+    .meta({ description: 'DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.' }),
+  env: env.optional().meta({ description: 'Deployment environment of the fleet\'s stack. When absent: an environment-agnostic stack.' }),
+  clusters: stringList(z.string(withFix('write it as a JSON string'))).default([]).meta({
+    description: 'Names of clusters of this file whose tokens the fleet accepts. Keys come from a cluster\'s documents bucket in the same account, or from its published issuer elsewhere (which needs a custom-domain issuer).',
+  }),
+  externalIssuers: z.array(externalIssuer, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Other Kubernetes issuers whose tokens the fleet accepts, by URL.',
+  }),
+  ...verifierSettings,
+  audiences: stringList(audienceItem).optional().meta({
+    description: 'Audiences callers may ask about; unique; required (non-empty). Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`. When absent: refused (list them).',
+  }),
+  alarms: section({
+    emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
+      .default([])
+      .meta({ description: 'Each e-mail gets a subscription to the fleet\'s alarm topic.' }),
+  }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where the fleet\'s alarms go.' }),
+}, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
+  .superRefine((value, ctx) => {
+    checkVerifierSettings(value, ctx, '', ['lists no audience', 'list the audiences callers may verify (e.g. ["verify.example.com"])']);
+    if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
+      report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
+    }
+    value.clusters.forEach((name, i) => {
+      if (value.clusters.indexOf(name) !== i) report(ctx, ['clusters', i], name, 'is listed twice', 'remove the duplicate');
+    });
+    value.externalIssuers.forEach((issuer, i) => {
+      if (value.externalIssuers.findIndex((other) => other.url === issuer.url) !== i) report(ctx, ['externalIssuers', i, 'url'], issuer.url, 'is listed twice', 'remove the duplicate');
+      if (issuer.name !== undefined && value.externalIssuers.findIndex((other) => other.name === issuer.name) !== i) {
+        report(ctx, ['externalIssuers', i, 'name'], issuer.name, 'is used twice', 'give every external issuer a distinct name');
+      }
+    });
+  })
+  .transform(withAudienceDefaults)
+  .meta({ description: 'A Verify API that accepts tokens of several issuers: clusters of this file and external issuers.' });
+
+/** One fleet verifier as written in the file, with the defaults of the schema applied. */
+export const fleetVerifierSchema = fleetVerifier;
+/** One fleet verifier as parsed by the schema. */
+export type FleetShape = z.output<typeof fleetVerifier>;
+
 /** The whole file. */
 export const configFileSchema = z.strictObject({
   $schema: z.string().optional().meta({ description: 'The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.' }),
@@ -666,9 +771,12 @@ export const configFileSchema = z.strictObject({
   clusters: z.array(clusterSchema, withFix('write it as a JSON array [...]'))
     .min(1, withFix('declare at least one cluster'))
     .meta({ description: 'The clusters of this deployment; each becomes one stack.' }),
+  fleetVerifiers: z.array(fleetVerifier, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.',
+  }),
 }, {
   error: (iss: RawIssue) => (iss.code === 'unrecognized_keys'
-    ? unknownFields(iss.keys, ['clusters', '$schema'])
+    ? unknownFields(iss.keys, ['clusters', 'fleetVerifiers', '$schema'])
     : problemText('must be a JSON object with a "clusters" array', 'write {"clusters": [{"name": "...", ...}]}')),
 }).meta({
   title: 'kube-oidc-aws cluster configuration',

@@ -17,10 +17,10 @@ import type { z } from 'zod';
 import { buildJwks } from './documents';
 import type { JwksDocument } from './documents';
 import type { PublicJwk } from './keys';
-import { checkClusterRules, duplicateClusterNames } from './config-rules';
+import { checkClusterRules, checkFleetRules, duplicateClusterNames, duplicateFleetNames } from './config-rules';
 import type { RuleProblem, ValidateConfigOptions } from './config-rules';
-import { clusterSchema, configFileSchema } from './config-schema';
-import type { ClusterShape } from './config-schema';
+import { clusterSchema, configFileSchema, fleetVerifierSchema } from './config-schema';
+import type { ClusterShape, FleetShape } from './config-schema';
 
 export {
   CONFIG_DEFAULTS, MAX_AUDIENCE_LENGTH, MAX_CLUSTER_NAME_LENGTH, MAX_ISSUER_URL_LENGTH, MAX_PROVIDER_AUDIENCES, STS_AUDIENCE,
@@ -31,6 +31,8 @@ export type { ValidateConfigOptions } from './config-rules';
 
 /** Prefix of every stack id: `OidcCluster-<name>`. */
 export const STACK_ID_PREFIX = 'OidcCluster-';
+/** Prefix of every fleet verifier's stack id: `OidcFleet-<name>`. */
+export const FLEET_STACK_ID_PREFIX = 'OidcFleet-';
 
 // ===== Types, inferred from the schema =====
 
@@ -85,6 +87,24 @@ export type RouteThrottlesConfig = NonNullable<VerifyApiConfig['routeThrottles']
 export type AlarmsConfig = DeepReadonly<ClusterShape['alarms']>;
 /** Optional deployment environment of a cluster's stack. */
 export type EnvConfig = NonNullable<DeepReadonly<ClusterShape['env']>>;
+/** An AWS account that holds some of a cluster's roles, with its own IAM OIDC provider for the issuer. */
+export type FederationAccountConfig = DeepReadonly<ClusterShape['federationAccounts'][number]>;
+
+/** A Verify API trusting several issuers: clusters of the file (by name) and external issuers. */
+export type FleetVerifierConfig = DeepReadonly<FleetShape & {
+  /** `OidcFleet-<name>`. */
+  stackId: string;
+  /** Non-fatal findings. */
+  warnings: string[];
+}>;
+/** An issuer a fleet trusts that is not a cluster of the file (for example an EKS cluster). */
+export type ExternalIssuerConfig = FleetVerifierConfig['externalIssuers'][number];
+
+/** The whole configuration file, validated. */
+export interface ConfigFile {
+  readonly clusters: ClusterConfig[];
+  readonly fleetVerifiers: FleetVerifierConfig[];
+}
 
 /** Thrown by `validateConfig` with every problem found. */
 export class ConfigValidationError extends Error {
@@ -118,47 +138,90 @@ type Path = readonly PropertyKey[];
  * @throws ConfigValidationError listing every problem at once
  */
 export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}): ClusterConfig[] {
+  return validateConfigFile(raw, options).clusters;
+}
+
+/**
+ * Validates the raw configuration (parsed JSON): its clusters and fleet verifiers, with defaults
+ * applied and every cross-reference checked.
+ *
+ * @throws ConfigValidationError listing every problem at once
+ */
+export function validateConfigFile(raw: unknown, options: ValidateConfigOptions = {}): ConfigFile {
   const parsed = configFileSchema.safeParse(raw);
-  const rawClusters = isObject(raw) && Array.isArray(raw.clusters) ? raw.clusters : [];
-  const labels = clusterLabels(rawClusters);
-  const labelOf = (path: Path): string => (path[0] === 'clusters' && typeof path[1] === 'number' ? labels[path[1]] : 'config');
-  // Problems are listed per cluster, in file order: its shape first, then its rules.
-  const byCluster = new Map<string, string[]>();
-  const add = (key: string, line: string): void => { byCluster.set(key, [...(byCluster.get(key) ?? []), line]); };
-  const shapeFailed = new Set<number>();
+  const rawClusters = listAt(raw, 'clusters');
+  const rawFleets = listAt(raw, 'fleetVerifiers');
+  const labels = { clusters: entryLabels(rawClusters, 'cluster', 'clusters'), fleetVerifiers: entryLabels(rawFleets, 'fleet', 'fleetVerifiers') };
+  // Problems are listed per entry, in file order: its shape first, then its rules.
+  const byEntry = new Map<string, string[]>();
+  const add = (key: string, line: string): void => { byEntry.set(key, [...(byEntry.get(key) ?? []), line]); };
+  const shapeFailed = new Set<string>();
   for (const issue of parsed.error?.issues ?? []) {
-    const cluster = issue.path[0] === 'clusters' && typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
-    if (cluster !== undefined) shapeFailed.add(cluster);
-    for (const line of issueLines(issue, raw, labelOf(issue.path))) add(String(cluster ?? 'config'), line);
+    const entry = entryOf(issue.path);
+    if (entry) shapeFailed.add(entry.key);
+    const label = entry ? labels[entry.list][entry.index] : 'config';
+    for (const text of issueLines(issue, raw, label)) add(entry?.key ?? 'config', text);
   }
 
+  const shapes = new Map<string, ClusterShape>();
   const clusters: ClusterConfig[] = [];
   rawClusters.forEach((rawCluster, index) => {
-    if (shapeFailed.has(index)) return;
+    const key = `clusters.${index}`;
+    if (shapeFailed.has(key)) return;
     const shape = parsed.success ? parsed.data.clusters[index] : clusterSchema.safeParse(rawCluster).data;
     if (!shape) return;
-    const label = labels[index];
+    shapes.set(shape.name, shape);
+    const label = labels.clusters[index];
     const result = checkClusterRules(shape, rawCluster as Record<string, unknown>, label, options);
-    for (const problem of result.problems) add(String(index), ruleLine(problem, raw, ['clusters', index], label));
+    for (const problem of result.problems) add(key, ruleLine(problem, raw, ['clusters', index], label));
     const { keySources, ...rest } = shape;
     clusters.push({ ...rest, stackId: stackIdFor(shape.name), keySources: { ...keySources, configKeys: result.configKeys }, warnings: result.warnings });
   });
 
+  const clusterNames = rawClusters.flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [c.name] : []));
+  const fleetVerifiers: FleetVerifierConfig[] = [];
+  rawFleets.forEach((rawFleet, index) => {
+    const key = `fleetVerifiers.${index}`;
+    if (shapeFailed.has(key)) return;
+    const shape = parsed.success ? parsed.data.fleetVerifiers[index] : fleetVerifierSchema.safeParse(rawFleet).data;
+    if (!shape) return;
+    const label = labels.fleetVerifiers[index];
+    const result = checkFleetRules(shape, { clusterNames, clusters: shapes }, label);
+    for (const problem of result.problems) add(key, ruleLine(problem, raw, ['fleetVerifiers', index], label));
+    fleetVerifiers.push({ ...shape, stackId: `${FLEET_STACK_ID_PREFIX}${shape.name}`, warnings: result.warnings });
+  });
+
   const problems = [
-    ...(byCluster.get('config') ?? []),
-    ...rawClusters.flatMap((_, index) => byCluster.get(String(index)) ?? []),
+    ...(byEntry.get('config') ?? []),
+    ...rawClusters.flatMap((_, index) => byEntry.get(`clusters.${index}`) ?? []),
     ...duplicateClusterNames(rawClusters),
+    ...rawFleets.flatMap((_, index) => byEntry.get(`fleetVerifiers.${index}`) ?? []),
+    ...duplicateFleetNames(rawFleets),
   ];
   if (problems.length > 0) throw new ConfigValidationError(problems);
-  return clusters;
+  return { clusters, fleetVerifiers };
 }
 
-/** How messages name each cluster: by name, by index when it has none, by both when the name is not unique. */
-function clusterLabels(values: readonly unknown[]): string[] {
+type EntryList = 'clusters' | 'fleetVerifiers';
+
+/** The cluster or fleet an issue path lies in. */
+function entryOf(path: Path): { list: EntryList; index: number; key: string } | undefined {
+  if ((path[0] === 'clusters' || path[0] === 'fleetVerifiers') && typeof path[1] === 'number') {
+    return { list: path[0], index: path[1], key: `${path[0]}.${path[1]}` };
+  }
+  return undefined;
+}
+
+function listAt(raw: unknown, key: string): unknown[] {
+  return isObject(raw) && Array.isArray(raw[key]) ? raw[key] : [];
+}
+
+/** How messages name each entry: by name, by index when it has none, by both when the name is not unique. */
+function entryLabels(values: readonly unknown[], kind: string, list: string): string[] {
   const names = values.map((value) => (isObject(value) && typeof value.name === 'string' && value.name !== '' ? value.name : undefined));
   return names.map((name, index) => {
-    if (name === undefined) return `clusters[${index}]`;
-    return names.filter((n) => n === name).length > 1 ? `cluster ${JSON.stringify(name)} (clusters[${index}])` : `cluster ${JSON.stringify(name)}`;
+    if (name === undefined) return `${list}[${index}]`;
+    return names.filter((n) => n === name).length > 1 ? `${kind} ${JSON.stringify(name)} (${list}[${index}])` : `${kind} ${JSON.stringify(name)}`;
   });
 }
 
@@ -177,7 +240,7 @@ function ruleLine(problem: RuleProblem, raw: unknown, clusterPath: Path, label: 
 
 /** `<cluster>, <path> = <value as written>: <problem>. Fix: <fix>.` */
 function line(label: string, fullPath: Path, raw: unknown, message: string): string {
-  const path = fullPath[0] === 'clusters' && typeof fullPath[1] === 'number' ? fullPath.slice(2) : fullPath;
+  const path = entryOf(fullPath) ? fullPath.slice(2) : fullPath;
   if (path.length === 0) return `${label}: ${message}.`;
   const text = pathText(path);
   return `${label}, ${text} = ${describe(text, valueAt(raw, fullPath))}: ${message}.`;
