@@ -732,9 +732,11 @@ const fleetVerifier = section({
     description: 'Other Kubernetes issuers whose tokens the fleet accepts, by URL.',
   }),
   ...verifierSettings,
-  audiences: stringList(audienceItem).optional().meta({
-    description: 'Audiences callers may ask about; unique; required (non-empty). Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`. When absent: refused (list them).',
-  }),
+  audiences: stringList(audienceItem, 'list the audiences callers may verify (e.g. ["verify.example.com"])')
+    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])'))
+    .meta({
+      description: 'Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.',
+    }),
   alarms: section({
     emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
       .default([])
@@ -742,7 +744,7 @@ const fleetVerifier = section({
   }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where the fleet\'s alarms go.' }),
 }, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
   .superRefine((value, ctx) => {
-    checkVerifierSettings(value, ctx, '', ['lists no audience', 'list the audiences callers may verify (e.g. ["verify.example.com"])']);
+    checkVerifierSettings(value, ctx, '');
     if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
       report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
     }

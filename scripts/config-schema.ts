@@ -46,20 +46,19 @@ export function renderReference(schema: JsonSchema = configJsonSchema() as JsonS
       const path = `${prefix}${name}`;
       const [text, absent] = (field.description ?? '').split(/ When absent: /);
       const fallback = 'default' in field ? `\`${JSON.stringify(field.default)}\`` : (node.required ?? []).includes(name) ? 'required' : (absent ?? '').replace(/\.$/, '');
-      rows.push(`| \`${path}\` | ${typeOf(field)} | ${cell(fallback)} | ${cell(text)} |`);
+      // The fields of a cluster are named relative to the cluster, the page's main subject.
+      const isClusters = node === schema && name === 'clusters';
+      rows.push(`| \`${path}\` | ${typeOf(field)} | ${cell(fallback)} | ${cell(text)}${isClusters ? ' The fields of a cluster follow.' : ''} |`);
       const element = field.items ?? field;
-      if (element.properties) visit(element, `${path}${field.items ? '[]' : ''}.`);
+      if (element.properties) visit(element, isClusters ? '' : `${path}${field.items ? '[]' : ''}.`);
     }
   };
-  const clusters = schema.properties?.clusters;
-  visit({ properties: Object.fromEntries(Object.entries(schema.properties ?? {}).filter(([name]) => name !== 'clusters')) }, '');
-  if (clusters) rows.push(`| \`clusters\` | ${typeOf(clusters)} | required | ${cell(clusters.description ?? '')} The fields of a cluster follow. |`);
-  if (clusters?.items) visit(clusters.items, '');
+  visit(schema, '');
   return [
     REFERENCE_BEGIN,
     '',
-    'Generated from `core/config-schema.ts` by `npm run schema`; a test fails when it is stale. Paths below',
-    '`clusters` are relative to one cluster; `[]` marks the entries of a list.',
+    'Generated from `core/config-schema.ts` by `npm run schema`; a test fails when it is stale. The fields',
+    'after `clusters` are relative to one cluster, up to `fleetVerifiers`; `[]` marks the entries of a list.',
     '',
     '| field | type | default | description |',
     '| --- | --- | --- | --- |',
