@@ -159,3 +159,17 @@ describe('broken configurations are refused by the JSON Schema and by validateCo
     expect(problemsOf(config)).toEqual(['config, cluster = []: is not a known field. Fix: did you mean "clusters"?.']);
   });
 });
+
+describe(`the examples of ${REFERENCE_PAGE}`, () => {
+  const examples = [...read(REFERENCE_PAGE).matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]).filter((text) => text.includes('"clusters"'));
+
+  test('there are two: the file shape and the fleet example', () => {
+    expect(examples).toHaveLength(2);
+  });
+
+  test.each(examples.map((text, i) => [i, text]))('example %i satisfies the JSON Schema and validateConfig', (_, text) => {
+    const config = JSON.parse(text as string) as unknown;
+    expect(ajvErrors(config)).toEqual([]);
+    expect(problemsOf(config)).toEqual([]);
+  });
+});
