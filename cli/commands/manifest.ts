@@ -3,7 +3,8 @@
  * and the pod-spec fragment that mounts a projected token for STS and sets the variables the AWS
  * SDKs read (`AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_REGION`).
  */
-import { audienceFlag, EXIT_OK, integerFlag, LeafCommand, namespaceFlag, requiredFlag, serviceAccountFlag, stringFlag, STS_AUDIENCE, UsageError } from '../command';
+import { issuerHostPath } from '../../core/trust-policy';
+import { audienceFlag, EXIT_OK, integerFlag, LeafCommand, namespaceFlag, parseIssuerFlag, requiredFlag, serviceAccountFlag, stringFlag, STS_AUDIENCE, UsageError } from '../command';
 
 /** Where the token is mounted: the path the EKS webhook uses, so existing docs and tooling apply. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
@@ -38,6 +39,7 @@ export const manifestCommand: LeafCommand = {
     expiration: { type: 'string', valueName: 'S', defaultText: '3600', description: 'the projected token\'s lifetime in seconds (at least 600)' },
     region: { type: 'string', valueName: 'R', description: 'the AWS region for AWS_REGION' },
     container: { type: 'string', valueName: 'NAME', defaultText: 'app', description: 'the container name in the fragment' },
+    issuer: { type: 'string', valueName: 'URL', description: 'the cluster\'s issuer: names the provider the role\'s account must hold' },
   },
   examples: ['manifest --role-arn arn:aws:iam::123456789012:role/payments-api --namespace payments --service-account api --region eu-west-1'],
   async run(args, context) {
@@ -51,6 +53,13 @@ export const manifestCommand: LeafCommand = {
     if (!region) throw new UsageError('--region is required (or set AWS_REGION): the SDKs need AWS_REGION to use the regional STS endpoint');
     if (!REGION.test(region)) throw new UsageError(`--region ${region} is not an AWS region name such as eu-west-1`);
     const containerName = stringFlag(args, 'container') ?? 'app';
+    const issuerFlag = stringFlag(args, 'issuer');
+    if (issuerFlag !== undefined) {
+      // The role may live in any account of the cluster; STS then needs that account's own provider.
+      const [, partition, account] = /^arn:(aws[a-z-]*):iam::(\d{12}):/.exec(roleArn) ?? [];
+      const hostPath = issuerHostPath(parseIssuerFlag(issuerFlag, '--issuer'));
+      context.note(`note: account ${account} (the role's) must hold the IAM OIDC provider arn:${partition}:iam::${account}:oidc-provider/${hostPath}, else STS answers "No OpenIDConnect provider found in your account"`);
+    }
 
     if (expiration === EXTENDED_EXPIRATION_TRIGGER) {
       context.note(`warning: expirationSeconds ${EXTENDED_EXPIRATION_TRIGGER} gets a 1-year token when kube-apiserver runs with --service-account-extend-token-expiration`);
