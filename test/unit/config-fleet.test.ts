@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { ConfigValidationError, validateConfigFile } from '../../core/config';
+import { planFederationAccounts } from '../../core/federation-accounts';
+import { docBlock } from '../docs/support/doc-blocks';
+import { DOCS_EXAMPLE_CONFIG, exampleConfig } from '../docs/support/example-config';
 
 const RSA_PUB = readFileSync(join(__dirname, '..', 'fixtures', 'kube-format', 'sa-rsa.pub'), 'utf8');
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, '..', '..', 'config', 'clusters.schema.json'), 'utf8')) as object;
@@ -268,5 +271,18 @@ describe('federation accounts', () => {
       'cluster "prod-eu", federationAccounts[0].account = "2222": is not a 12-digit AWS account id. Fix: give the account id, e.g. "222222222222".',
       'cluster "prod-eu", federationAccounts[0].roleIds = []: is empty. Fix: list the ids of the serviceAccountRoles to create in this account, or remove the account.',
     ]);
+  });
+});
+
+describe('the guide\'s federation accounts, written in the cluster\'s config', () => {
+  test('validate, and plan the same stacks as when given beside the config', () => {
+    const { federationAccounts } = JSON.parse(docBlock('guide-accounts-config').text) as { federationAccounts: Json[] };
+    const raw = exampleConfig().clusters.find((c) => c.name === 'prod-eu');
+    const examples = join(__dirname, '..', '..', DOCS_EXAMPLE_CONFIG, '..');
+    const { clusters: [cluster] } = validateConfigFile({ clusters: [{ ...raw, federationAccounts }] }, { readKeyFile: (file) => readFileSync(join(examples, file), 'utf8') });
+    expect(cluster.federationAccounts).toEqual(federationAccounts);
+    const plan = planFederationAccounts(cluster, cluster.federationAccounts);
+    expect(plan.accounts.map((a) => a.stackId)).toEqual(['OidcFederation-prod-eu-333333333333', 'OidcFederation-prod-eu-444444444444']);
+    expect(plan.movedRoleIds).toEqual(['payments-api', 'monitoring']);
   });
 });
