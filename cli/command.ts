@@ -196,7 +196,8 @@ export const NOW_OPTION: OptionSpec = {
 
 /**
  * Validates an issuer URL from the command line: absolute, https (or http on a loopback address
- * when `allowHttp`), no query or fragment. A trailing slash is refused unless `allowTrailingSlash`
+ * when `allowHttp`), no query or fragment. Give `allowHttp` (true or false) only when the command
+ * has an `--allow-http` flag: the refusal of http then tells the user about it. A trailing slash is refused unless `allowTrailingSlash`
  * (the doctor accepts it so it can report it).
  */
 export function parseIssuerFlag(value: string, flag: string, options: { allowHttp?: boolean; allowTrailingSlash?: boolean; isLoopback?: (host: string) => boolean } = {}): string {
@@ -207,6 +208,8 @@ export function parseIssuerFlag(value: string, flag: string, options: { allowHtt
     throw new UsageError(`${flag} must be an absolute URL such as https://oidc.example.com/cluster-a, got ${JSON.stringify(value)}`);
   }
   if (url.protocol === 'http:') {
+    // Advice names --allow-http only where the command has it (options.allowHttp is then a boolean).
+    if (options.allowHttp === undefined) throw new UsageError(`${flag} must use https://: AWS STS and IAM accept only https issuers`);
     if (!options.allowHttp) throw new UsageError(`${flag} must use https:// (plain http is accepted only for loopback addresses with --allow-http)`);
     if (options.isLoopback && !options.isLoopback(url.hostname)) throw new UsageError(`${flag}: --allow-http accepts only loopback addresses (127.0.0.1, ::1, localhost), not ${url.hostname}`);
   } else if (url.protocol !== 'https:') {

@@ -33,6 +33,7 @@ import { syncCommand } from './commands/sync';
 import { trustPolicyCommand } from './commands/trust-policy';
 import { verifyCommand } from './commands/verify';
 import { errorLine, toJson } from './output';
+import { packageVersion } from './version';
 
 /** The program name used in help and messages. */
 export const PROGRAM = 'kube-oidc';
@@ -74,8 +75,16 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
         io.stderr(group ? groupHelp(group, path) : programHelp(commands));
         return EXIT_USAGE;
       }
-      if (word === '--help' || word === '-h' || word === 'help') {
+      if (word === '--help' || word === '-h') {
         io.stdout(group ? groupHelp(group, path) : programHelp(commands));
+        return EXIT_OK;
+      }
+      if (word === 'help') {
+        io.stdout(helpFor(rest.slice(1), available, path, group, commands));
+        return EXIT_OK;
+      }
+      if (word === '--version' && !group) {
+        io.stdout(`${PROGRAM} ${packageVersion()}\n`);
         return EXIT_OK;
       }
       const command = available.find((candidate) => candidate.name === word);
@@ -99,6 +108,23 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
     const wantsJson = (terminator === -1 ? argv : argv.slice(0, terminator)).includes('--json');
     return reportError(err, path, io, wantsJson);
   }
+}
+
+/**
+ * `help [COMMAND [SUBCOMMAND]]`: the help of the named command (or group), as its `--help` prints
+ * it; an unknown name is a usage error listing the names that exist.
+ */
+function helpFor(words: readonly string[], available: readonly Command[], path: readonly string[], group: CommandGroup | undefined, commands: readonly Command[]): string {
+  if (words.length === 0) return group ? groupHelp(group, [...path]) : programHelp(commands);
+  const [word, ...more] = words;
+  const command = available.find((candidate) => candidate.name === word);
+  if (!command) {
+    throw new UsageError(`no help for ${JSON.stringify(word)}: not a command here (commands: ${available.map((c) => c.name).join(', ')})`);
+  }
+  const nextPath = [...path, command.name];
+  if ('subcommands' in command) return helpFor(more, command.subcommands, nextPath, command, commands);
+  if (more.length > 0) throw new UsageError(`${nextPath.join(' ')} has no subcommands (got ${JSON.stringify(more[0])})`);
+  return commandHelp(command, nextPath);
 }
 
 async function runLeaf(command: LeafCommand, argv: string[], path: string[], io: CommandIo): Promise<number> {
@@ -194,7 +220,8 @@ export function programHelp(commands: readonly Command[]): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    `Run '${PROGRAM} COMMAND --help' for a command's flags. Every command takes --json.`,
+    `Run '${PROGRAM} help COMMAND' (or '${PROGRAM} COMMAND --help') for a command's flags. Every command takes --json.`,
+    `'${PROGRAM} --version' prints the version; '${PROGRAM} completion bash|zsh' prints shell completion.`,
     EXIT_STATUS_LINE,
     '',
   ].join('\n');
