@@ -29,6 +29,7 @@ import { jwksCommand } from './commands/jwks';
 import { keysCommand } from './commands/keys';
 import { localCommand } from './commands/local';
 import { manifestCommand } from './commands/manifest';
+import { statusCommand } from './commands/status';
 import { syncCommand } from './commands/sync';
 import { trustPolicyCommand } from './commands/trust-policy';
 import { verifyCommand } from './commands/verify';
@@ -51,6 +52,7 @@ export const COMMANDS: readonly Command[] = [
   keysCommand,
   denyCommand,
   syncCommand,
+  statusCommand,
 ];
 
 /** Flags every command accepts. */
