@@ -8,9 +8,18 @@ import { readFileSync } from 'node:fs';
 
 /** Exit status: success. */
 export const EXIT_OK = 0;
-/** Exit status: the command ran and found a problem (a failed check, a rejected token). */
+/**
+ * Exit status: the command ran and the answer is no (a rejected token, a failed check or sync, a
+ * problem found by status), or something outside the command line stopped it (network, AWS,
+ * credentials). Thrown as {@link CliError}.
+ */
 export const EXIT_FAILED = 1;
-/** Exit status: the command line was wrong (unknown flag, missing or invalid value, unreadable file). */
+/**
+ * Exit status: the command line or an input it names is unusable, so nothing was done: unknown
+ * flag, missing or invalid value, a file missing or unreadable, a file that is not a usable key
+ * (garbage, too weak), a malformed token given to `decode`. Thrown as {@link UsageError}.
+ * (A token given to `verify` or `check --token` is what they judge: a malformed one is a verdict, 1.)
+ */
 export const EXIT_USAGE = 2;
 
 /** One flag of a command, as `node:util` parseArgs takes it plus help text. */
@@ -97,7 +106,7 @@ export interface CommandGroup {
 /** A registry entry. */
 export type Command = LeafCommand | CommandGroup;
 
-/** The command line is wrong: exit 2 with this one-line message and a pointer to `--help`. */
+/** The command line or an input it names is unusable: exit 2 with this one-line message and a pointer to `--help`. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -13,9 +13,10 @@ export const KEY_FILE_HINT =
 
 /**
  * Reads every file and returns all their keys, or throws a {@link UsageError} naming each unusable
- * file (or block) and its reason. `flag` names the argument in messages (`FILE`, `--jwks`).
+ * file (or block) and its reason. `flag` names the argument in messages (`FILE`, `--jwks`);
+ * `outcome` says what the refusal spared (nothing printed, nothing uploaded).
  */
-export function readKeyFiles(files: readonly string[], flag: string, context: CommandContext): ParsedKey[] {
+export function readKeyFiles(files: readonly string[], flag: string, context: CommandContext, outcome = 'Nothing was printed'): ParsedKey[] {
   const keys: ParsedKey[] = [];
   const problems: string[] = [];
   for (const file of files) {
@@ -25,7 +26,7 @@ export function readKeyFiles(files: readonly string[], flag: string, context: Co
     keys.push(...result.keys);
   }
   if (problems.length > 0) {
-    throw new UsageError(`cannot use ${flag === 'FILE' ? 'every key file' : `every ${flag} file`}: ${problems.join('; ')}. Nothing was written. Fix or leave out the file named; ${KEY_FILE_HINT}`);
+    throw new UsageError(`cannot use ${flag === 'FILE' ? 'every key file' : `every ${flag} file`}: ${problems.join('; ')}. ${outcome}. Fix or leave out the file named; ${KEY_FILE_HINT}`);
   }
   return keys;
 }

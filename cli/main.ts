@@ -1,7 +1,8 @@
 /**
  * The operator CLI: the subcommand registry, argument parsing (`node:util` parseArgs, strict),
- * `--help` on every command, `--json` for scripts, and the exit-status contract:
- * 0 ok, 1 check failed, 2 usage error. Errors print one line on stderr, never a stack.
+ * `--help` on every command, `--json` for scripts, and the exit-status contract
+ * ({@link EXIT_STATUS_LINE}): 0 ok; 1 the answer is no, or AWS or the network stopped the command;
+ * 2 the command line or an input is unusable. Errors print one line on stderr, never a stack.
  *
  * Adding a subcommand: write `cli/commands/NAME.ts` exporting a {@link Command}, and add it to
  * {@link COMMANDS}.
@@ -245,7 +246,12 @@ function groupHelp(group: CommandGroup, path: string[]): string {
   ].join('\n');
 }
 
-const EXIT_STATUS_LINE = 'Exit status: 0 ok, 1 check failed (or the command could not complete), 2 usage error.';
+/** The exit-status rule, printed in every help text; README's CLI section states the same rule. */
+export const EXIT_STATUS_LINE = [
+  'Exit status: 0 ok; 1 the command ran and the answer is no (a token rejected, a check or sync failed, status',
+  'found a problem) or AWS or the network stopped it; 2 the command line or an input is unusable (unknown flag,',
+  'bad value, file missing, not a usable key, a malformed token to decode): nothing was done.',
+].join('\n');
 
 /** The help text of one command. */
 export function commandHelp(command: LeafCommand, path: readonly string[]): string {

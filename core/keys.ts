@@ -241,7 +241,7 @@ function pemErrorReason(err: unknown, label: string): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown }).code;
   if (/^error:[0-9A-Fa-f]+:/.test(message) || (typeof code === 'string' && code.startsWith('ERR_OSSL'))) {
-    return `the ${label} block does not decode to a ${label.toLowerCase()} (corrupt, truncated or mislabelled base64): export the key again, e.g. \`openssl pkey -in KEY -pubout\``;
+    return `the ${label} block cannot be decoded (corrupt, truncated or mislabelled base64): export the key again, e.g. \`openssl pkey -in KEY -pubout\``;
   }
   return errorReason(err);
 }

@@ -24,7 +24,7 @@ const uploadCommand: LeafCommand = {
   async run(args, context) {
     const file = args.positionals[0];
     // Read before any AWS call: an unusable key file is refused without touching the bucket.
-    const keys = readKeyFiles([file], 'FILE', context);
+    const keys = readKeyFiles([file], 'FILE', context, 'Nothing was uploaded');
     const storage = await resolveClusterStorage(args, context);
     const uploaded: string[] = [];
     for (const key of keys) {

@@ -36,7 +36,7 @@ describe('framework', () => {
     expect(checkHelp.status).toBe(0);
     expect(checkHelp.stdout).toContain('Usage: kube-oidc check --issuer URL [options]');
     expect(checkHelp.stdout).toContain('--ca-file FILE');
-    expect(checkHelp.stdout).toContain('Exit status: 0 ok, 1 check failed');
+    expect(checkHelp.stdout).toContain('Exit status: 0 ok; 1 the command ran and the answer is no');
     expect(noArgs.status).toBe(2);
     expect(noArgs.stderr).toContain('Usage: kube-oidc COMMAND');
     expect(unknownCommand.status).toBe(2);
