@@ -23,6 +23,7 @@ import {
   UsageError,
 } from './command';
 import { checkCommand } from './commands/check';
+import { completionCommand } from './commands/completion';
 import { decodeCommand } from './commands/decode';
 import { denyCommand } from './commands/deny';
 import { discoveryCommand } from './commands/discovery';
@@ -54,6 +55,7 @@ export const COMMANDS: readonly Command[] = [
   denyCommand,
   syncCommand,
   statusCommand,
+  completionCommand(() => COMMANDS, PROGRAM),
 ];
 
 /** Flags every command accepts. */
