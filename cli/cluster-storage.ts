@@ -67,6 +67,9 @@ export const CREDENTIALS_HELP =
  */
 export async function resolveAwsContext(args: ParsedArgs, context: CommandContext, cluster?: string): Promise<AwsContext> {
   const env = context.io.env;
+  // A malformed flag is the command line's fault (exit 2): said before anything is asked of AWS.
+  const regionFlag = stringFlag(args, 'region');
+  if (regionFlag !== undefined && !REGION_NAME.test(regionFlag)) throw new UsageError(`--region ${regionFlag} is not an AWS region name such as eu-west-1`);
   const profile = stringFlag(args, 'profile') ?? (env.AWS_PROFILE || undefined);
   const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
   // A client only to ask the SDK's own providers: the same chain every client of the run uses.
@@ -94,10 +97,7 @@ const REGION_NAME = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 function regionFromSettings(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, cluster: string | undefined): { region: string; source: string } | undefined {
   const flag = stringFlag(args, 'region');
-  if (flag !== undefined) {
-    if (!REGION_NAME.test(flag)) throw new UsageError(`--region ${flag} is not an AWS region name such as eu-west-1`);
-    return { region: flag, source: '--region' };
-  }
+  if (flag !== undefined) return { region: flag, source: '--region' };
   if (cluster !== undefined) {
     const fromConfig = regionFromConfig(stringFlag(args, 'config'), cluster);
     if (fromConfig) return fromConfig;
