@@ -7,5 +7,6 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi)/)'],
   testTimeout: 60000,
+  setupFiles: ['<rootDir>/test/support/quiet-aws-sdk.ts'],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
