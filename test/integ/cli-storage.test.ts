@@ -33,11 +33,11 @@ describe('jwks', () => {
     expect(run.stdout).not.toMatch(/"(d|p|q|dp|dq|qi)"/);
   });
 
-  it('fails with exit 1 and names the file when an input is not a usable key', async () => {
+  it('fails with exit 2 (unusable input) and names the file when an input is not a usable key', async () => {
     const bad = join(dir, 'id_rsa.pub');
     writeFileSync(bad, 'ssh-rsa AAAAB3NzaC1yc2E user@host\n');
     const run = await runCli(['jwks', ecPubFile, bad]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('id_rsa.pub');
     expect(run.stderr).toContain('SSH public key');
