@@ -33,11 +33,16 @@ export const STORAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...AWS_OPTIONS,
 };
 
-/** {@link STORAGE_OPTIONS} plus what `sync` needs with `--bucket`: the documents bucket, the issuer, the distribution. */
-export const SYNC_STORAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+/** {@link STORAGE_OPTIONS} plus the published documents with `--bucket` (keys list and revoke read the published kids). */
+export const DOCUMENTS_STORAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...STORAGE_OPTIONS,
   'documents-bucket': { type: 'string', valueName: 'BUCKET', description: 'the documents bucket (with --bucket)' },
   issuer: { type: 'string', valueName: 'URL', description: 'the issuer (with --bucket)' },
+};
+
+/** {@link DOCUMENTS_STORAGE_OPTIONS} plus the distribution `sync` invalidates with `--bucket`. */
+export const SYNC_STORAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  ...DOCUMENTS_STORAGE_OPTIONS,
   'distribution-id': { type: 'string', valueName: 'ID', description: 'the CloudFront distribution to invalidate (with --bucket)' },
 };
 

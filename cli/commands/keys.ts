@@ -7,7 +7,7 @@ import { PreconditionFailed } from '../../runtime/object-store';
 import { SYNC_DEFAULTS } from '../../runtime/sync-runner';
 import { booleanFlag, CliError, CommandGroup, EXIT_OK, LeafCommand, stringFlag } from '../command';
 import { readKeyFiles } from '../key-files';
-import { ClusterStorage, resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
+import { ClusterStorage, DOCUMENTS_STORAGE_OPTIONS, resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
 
 const uploadCommand: LeafCommand = {
   name: 'upload',
@@ -41,7 +41,7 @@ const uploadCommand: LeafCommand = {
 const listCommand: LeafCommand = {
   name: 'list',
   summary: 'list uploaded keys, published kids and revoked kids',
-  options: { ...STORAGE_OPTIONS },
+  options: { ...DOCUMENTS_STORAGE_OPTIONS },
   async run(args, context) {
     const storage = await resolveClusterStorage(args, context);
     const uploaded: { object: string; kids: string[]; problems: string[] }[] = [];
@@ -56,7 +56,7 @@ const listCommand: LeafCommand = {
     const human = [
       'uploaded:',
       ...(uploaded.length ? uploaded.map((u) => `  ${u.object}: ${u.kids.join(', ') || `refused (${u.problems.join('; ')})`}`) : ['  (none)']),
-      `published: ${published === undefined ? '(documents bucket unknown: use --cluster)' : published.join(', ') || '(none)'}`,
+      `published: ${published === undefined ? '(documents bucket unknown: use --cluster, or --documents-bucket and --issuer with --bucket)' : published.join(', ') || '(none)'}`,
       `revoked: ${revoked.join(', ') || '(none)'}`,
     ].join('\n');
     context.emit(human, { uploaded, published: published ?? null, revoked });
@@ -75,7 +75,7 @@ const revokeCommand: LeafCommand = {
     'upload the replacement key first (or pass --force to record the revocation anyway).',
   ].join('\n'),
   options: {
-    ...STORAGE_OPTIONS,
+    ...DOCUMENTS_STORAGE_OPTIONS,
     reason: { type: 'string', description: 'why (kept in the deny list)' },
     force: { type: 'boolean', description: 'revoke even when it is the last published key' },
   },
