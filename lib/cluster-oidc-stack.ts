@@ -7,6 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { configJwks } from '../core/config';
+import { roleArnOutputKey } from '../core/stack-outputs';
 import type { ClusterConfig, ClusterJwksSource } from '../core/config';
 import { Alarms } from './constructs/alarms';
 import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
@@ -175,7 +176,7 @@ export class ClusterOidcStack extends Stack {
     for (const role of cluster.serviceAccountRoles) {
       const construct = this.federation.roles.get(role.id);
       if (!construct) continue;
-      new CfnOutput(this, `${pascalCase(role.id)}RoleArn`, {
+      new CfnOutput(this, roleArnOutputKey(role.id), {
         value: construct.roleArn,
         description: `AWS_ROLE_ARN for ${role.match === 'namespace' ? `namespace ${role.namespace}` : `${role.namespace}/${role.serviceAccount ?? ''}`} (token audience ${role.audience})`,
       });
@@ -193,9 +194,4 @@ export class ClusterOidcStack extends Stack {
  */
 export function addClusterStacks(app: App, clusters: readonly ClusterConfig[]): ClusterOidcStack[] {
   return clusters.map((cluster) => new ClusterOidcStack(app, cluster.stackId, { cluster }));
-}
-
-/** `payments-api` → `PaymentsApi`. */
-function pascalCase(id: string): string {
-  return id.split('-').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1)).join('');
 }
