@@ -4,11 +4,14 @@
  * the number of measured verifications give, by subtraction, the instructions of one
  * verification, without start-up, key import or JIT warm-up.
  *
- * Usage: node instruction-probe.js TOKENS_JSON raw|core WARMUP COUNT
+ * Usage: node instruction-probe.js TOKENS_JSON raw|core|fleet WARMUP COUNT
+ * (fleet: the verify core behind core/trusted-issuers.ts with 100 trusted issuers, the tokens'
+ * issuer among them)
  */
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PublicJwk } from '../core/keys';
+import { createFleetVerifier } from '../core/trusted-issuers';
 import { createVerifier } from '../core/verifier';
 import { rawVerifier } from './raw-verifier';
 
@@ -31,6 +34,13 @@ function main(): void {
   let verify: (token: string) => boolean;
   if (mode === 'raw') {
     verify = rawVerifier(input.alg, createPublicKey({ key: input.jwk as never, format: 'jwk' }), input);
+  } else if (mode === 'fleet') {
+    const members = Array.from({ length: 100 }, (_, index) => ({
+      verifier: createVerifier({ keys: [input.jwk] }, { issuer: index === 57 ? input.issuer : `${input.issuer}/fleet-${index}`, allowedAudiences: [input.audience] }),
+      cluster: `c${index}`,
+    }));
+    const fleet = createFleetVerifier(members);
+    verify = (token) => fleet.verify(token, { now: input.now }).ok;
   } else {
     const core = createVerifier({ keys: [input.jwk] }, { issuer: input.issuer, allowedAudiences: [input.audience] });
     verify = (token) => core.verify(token, { now: input.now }).ok;
