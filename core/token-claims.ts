@@ -17,6 +17,7 @@ import { isDnsLabel, isDnsSubdomain } from './kube-names';
 export type ReasonCode =
   | 'malformed'
   | 'too_large'
+  | 'unknown_issuer'
   | 'unsupported_alg'
   | 'unknown_kid'
   | 'bad_signature'
@@ -33,6 +34,7 @@ export type ReasonCode =
 export const REASON_CODES: readonly ReasonCode[] = [
   'too_large',
   'malformed',
+  'unknown_issuer',
   'unsupported_alg',
   'unknown_kid',
   'bad_signature',
@@ -56,6 +58,15 @@ export const EXTRA_NODE_NAME = 'authentication.kubernetes.io/node-name';
 export const EXTRA_NODE_UID = 'authentication.kubernetes.io/node-uid';
 /** @see EXTRA_POD_NAME; the value is `JTI=<jti>`. */
 export const EXTRA_CREDENTIAL_ID = 'authentication.kubernetes.io/credential-id';
+
+/**
+ * The `extra` key (TokenReview `status.user.extra`) naming the issuer whose keys verified the
+ * token, exactly as in its `iss`. This project's own domain, so it never collides with
+ * Kubernetes' `authentication.kubernetes.io/` keys.
+ */
+export const EXTRA_ISSUER = 'kube-oidc-aws.io/issuer';
+/** The `extra` key naming the configured cluster of that issuer, when the verifier has one. */
+export const EXTRA_CLUSTER = 'kube-oidc-aws.io/cluster';
 
 /** Who a valid token belongs to, shaped like a TokenReview's `status.user` plus token facts. */
 export interface Identity {

@@ -64,6 +64,19 @@ export interface VerifyRequest {
   readonly audiences?: readonly string[];
   /** Verification time, epoch seconds (fractions allowed). */
   readonly now: number;
+  /**
+   * The payload of this very token, already decoded with the same strict rules by whoever chose
+   * this verifier by its `iss` (core/trusted-issuers.ts), so it is not parsed twice. Ignored
+   * unless its `token` is the token being verified.
+   */
+  readonly unverifiedPayload?: UnverifiedPayload;
+}
+
+/** A token's claims decoded before its signature was checked (so not to be trusted yet). */
+export interface UnverifiedPayload {
+  /** The token the claims were read from. */
+  readonly token: string;
+  readonly claims: Record<string, unknown>;
 }
 
 /** A JWKS entry that was not imported, and why. */
@@ -230,8 +243,10 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     }
     const kid = header.kid;
 
-    const payloadBytes = decodeAsciiBase64Url(token.slice(firstDot + 1, secondDot), true);
-    if (payloadBytes === undefined) return refusal('malformed', 'payload is not canonical unpadded base64url', kid);
+    const preParsed = request.unverifiedPayload;
+    const knownClaims = preParsed !== undefined && preParsed.token === token ? preParsed.claims : undefined;
+    const payloadBytes = knownClaims === undefined ? decodeAsciiBase64Url(token.slice(firstDot + 1, secondDot), true) : undefined;
+    if (knownClaims === undefined && payloadBytes === undefined) return refusal('malformed', 'payload is not canonical unpadded base64url', kid);
     const signature = decodeAsciiBase64Url(token.slice(secondDot + 1), false);
     if (signature === undefined) return refusal('malformed', 'signature is not unpadded base64url', kid);
     if (kid !== undefined && deny !== undefined && deny.kids.has(kid)) return refusal('revoked', `signing key ${quote(kid)} is revoked`, kid);
@@ -246,7 +261,7 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
     }
     if (verifiedBy === undefined) return refusal('bad_signature', 'signature does not verify', kid);
 
-    const payload = parseJsonObject(payloadBytes);
+    const payload = knownClaims !== undefined ? { ok: true as const, value: knownClaims } : parseJsonObject(payloadBytes as Buffer);
     const keyKid = verifiedBy.kid !== '' ? verifiedBy.kid : (kid ?? '');
     if (!payload.ok) return refusal('malformed', `payload is ${payload.problem}`, keyKid);
     return checkClaims(payload.value, audiences, now, keyKid);
@@ -405,3 +420,13 @@ function segmentCountMessage(token: string): string {
   return `token has ${segments} segment${segments === 1 ? '' : 's'}, not the 3 of a signed JWT`;
 }
 
+
+/**
+ * Checks a policy the way {@link createVerifier} does, without building a verifier (for
+ * configuration read at start, such as a fleet's trusted issuers, whose keys load later).
+ *
+ * @throws TypeError naming the invalid field
+ */
+export function validateVerifierPolicy(policy: VerifierPolicy): void {
+  normalizePolicy(policy);
+}

@@ -15,8 +15,9 @@
  * usable. One structured log line per request; the token and its signature are never logged.
  */
 import { findDuplicateJsonKey, mayHaveDuplicateMember } from './jws-compact';
-import { quote } from './token-claims';
-import type { Identity, Verifier, VerifyResult } from './verifier';
+import { EXTRA_CLUSTER, EXTRA_ISSUER, quote } from './token-claims';
+import type { IssuerRouter, TrustedIssuerKeys } from './trusted-issuers';
+import type { Identity, UnverifiedPayload, Verifier, VerifyResult } from './verifier';
 
 /** One HTTP request, as an adapter hands it over. */
 export interface ApiRequest {
@@ -68,7 +69,13 @@ export interface KeySetProvider {
 
 /** What the handler needs from its environment. */
 export interface VerifyApiDeps {
-  readonly keys: KeySetProvider;
+  /**
+   * The key set of the one trusted issuer, or the router over several (core/trusted-issuers.ts),
+   * which picks each token's key set by its `iss` before any key is looked up.
+   */
+  readonly keys: KeySetProvider | IssuerRouter<TrustedIssuerKeys>;
+  /** With a single key set: the configured cluster name, given in answers next to the issuer. */
+  readonly cluster?: string;
   /** Current time, epoch seconds: the verification time. */
   now(): number;
   /** Receives one structured line per request. */
@@ -109,7 +116,12 @@ export const AUTH_HEADERS = {
   podUid: 'x-auth-request-pod-uid',
   nodeName: 'x-auth-request-node-name',
   jti: 'x-auth-request-jti',
+  issuer: 'x-auth-request-issuer',
+  cluster: 'x-auth-request-cluster',
 } as const;
+
+/** A verdict; a positive one names the issuer whose keys verified it (and its cluster). */
+type NamedResult = Extract<VerifyResult, { ok: false }> | (Extract<VerifyResult, { ok: true }> & { readonly issuer: string; readonly cluster?: string });
 
 type Route = 'tokenreview' | 'verify' | 'auth';
 
@@ -156,7 +168,7 @@ interface Outcome {
   readonly response: ApiResponse;
   readonly verdict: 'authenticated' | 'rejected' | 'request_error';
   readonly reason?: string;
-  readonly result?: VerifyResult;
+  readonly result?: NamedResult;
 }
 
 /**
@@ -285,20 +297,44 @@ async function handleAuth(request: ApiRequest, deps: VerifyApiDeps): Promise<Out
     );
     return verdictOutcome(result, response);
   }
-  return verdictOutcome(result, jsonResponse(200, verifyResponseBody(result), identityHeaders(result.identity)));
+  return verdictOutcome(result, jsonResponse(200, verifyResponseBody(result), identityHeaders(result)));
 }
 
-/** Verifies with the current key set, refetching once for an unknown kid. */
-async function verifyToken(token: string, asked: readonly string[] | undefined, callerAudiences: readonly string[] | undefined, deps: VerifyApiDeps): Promise<VerifyResult> {
+/**
+ * Verifies with the current key set of the token's issuer (chosen by its `iss` alone when
+ * several are trusted), refetching once for an unknown kid.
+ */
+async function verifyToken(token: string, asked: readonly string[] | undefined, callerAudiences: readonly string[] | undefined, deps: VerifyApiDeps): Promise<NamedResult> {
   const audiences = boundAudiences(asked, callerAudiences);
   if (typeof audiences === 'string') return { ok: false, reason: 'bad_audience', message: audiences };
-  const verifier = await availableVerifier(() => deps.keys.current());
-  if (verifier === undefined) throw new RequestError('unavailable', 'no usable key set: try again shortly', { 'retry-after': '5' });
-  const request = audiences === undefined ? { now: deps.now() } : { audiences, now: deps.now() };
-  const result = verifier.verify(token, request);
-  if (result.ok || result.reason !== 'unknown_kid' || result.kid === undefined) return result;
-  const refreshed = await availableVerifier(() => deps.keys.refreshForUnknownKid(result.kid as string));
-  return refreshed === undefined ? result : refreshed.verify(token, { ...request, now: deps.now() });
+  let keys: KeySetProvider;
+  let cluster = deps.cluster;
+  let unverifiedPayload: UnverifiedPayload | undefined;
+  if ('route' in deps.keys) {
+    const choice = deps.keys.route(token);
+    if (!choice.ok) return choice;
+    keys = choice.entry.keys;
+    cluster = choice.entry.cluster;
+    unverifiedPayload = choice.payload;
+  } else {
+    keys = deps.keys;
+  }
+  const verifier = await availableVerifier(() => keys.current());
+  if (verifier === undefined) throw new RequestError('unavailable', 'no usable key set for this token\'s issuer: try again shortly', { 'retry-after': '5' });
+  const request = { audiences, now: deps.now(), unverifiedPayload };
+  let result = verifier.verify(token, request);
+  let verifiedBy = verifier;
+  const unknownKid = !result.ok && result.reason === 'unknown_kid' ? result.kid : undefined;
+  if (unknownKid !== undefined) {
+    const refreshed = await availableVerifier(() => keys.refreshForUnknownKid(unknownKid));
+    if (refreshed !== undefined) {
+      result = refreshed.verify(token, { ...request, now: deps.now() });
+      verifiedBy = refreshed;
+    }
+  }
+  if (!result.ok) return result;
+  const issuer = verifiedBy.policy.issuer;
+  return cluster === undefined ? { ...result, issuer } : { ...result, issuer, cluster };
 }
 
 /** Applies the caller binding: the audiences to ask about, or why the caller may not. */
@@ -369,7 +405,7 @@ function optionalAudiences(value: unknown, label: string): readonly string[] | u
   return value as string[];
 }
 
-function verifyResponseBody(result: VerifyResult): Record<string, unknown> {
+function verifyResponseBody(result: NamedResult): Record<string, unknown> {
   if (!result.ok) return { authenticated: false, reason: result.reason, message: result.message };
   const identity = result.identity;
   return {
@@ -380,27 +416,39 @@ function verifyResponseBody(result: VerifyResult): Record<string, unknown> {
     namespace: identity.namespace,
     serviceAccount: identity.serviceAccount,
     ...(identity.jti !== undefined ? { jti: identity.jti } : {}),
+    issuer: result.issuer,
+    ...(result.cluster !== undefined ? { cluster: result.cluster } : {}),
   };
 }
 
-function tokenReviewResponseBody(result: VerifyResult): Record<string, unknown> {
+function tokenReviewResponseBody(result: NamedResult): Record<string, unknown> {
   const status = result.ok
-    ? { authenticated: true, user: userOf(result.identity), audiences: result.identity.audiences }
+    ? { authenticated: true, user: userOf(result.identity, result), audiences: result.identity.audiences }
     : { authenticated: false, user: {}, error: `${result.reason}: ${result.message}` };
   // The request's spec (which holds the token) is deliberately not echoed back.
   return { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { creationTimestamp: null }, status };
 }
 
-function userOf(identity: Identity): Record<string, unknown> {
+/**
+ * TokenReview's `status.user` (and `/verify`'s `user`). With `named`, `extra` also names the
+ * issuer and cluster under this project's keys, as TokenReview has no other place for them.
+ */
+function userOf(identity: Identity, named?: { readonly issuer: string; readonly cluster?: string }): Record<string, unknown> {
+  let extra: Readonly<Record<string, readonly string[]>> = identity.extra;
+  if (named !== undefined) {
+    extra = { ...extra, [EXTRA_ISSUER]: [named.issuer] };
+    if (named.cluster !== undefined) extra = { ...extra, [EXTRA_CLUSTER]: [named.cluster] };
+  }
   return {
     username: identity.username,
     uid: identity.uid,
     groups: identity.groups,
-    ...(Object.keys(identity.extra).length > 0 ? { extra: identity.extra } : {}),
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
   };
 }
 
-function identityHeaders(identity: Identity): Record<string, string> {
+function identityHeaders(result: Extract<NamedResult, { ok: true }>): Record<string, string> {
+  const identity = result.identity;
   const headers: Record<string, string> = {
     [AUTH_HEADERS.user]: identity.username,
     [AUTH_HEADERS.uid]: identity.uid,
@@ -417,6 +465,8 @@ function identityHeaders(identity: Identity): Record<string, string> {
   if (podUid !== undefined) headers[AUTH_HEADERS.podUid] = podUid;
   if (nodeName !== undefined) headers[AUTH_HEADERS.nodeName] = nodeName;
   if (identity.jti !== undefined) headers[AUTH_HEADERS.jti] = identity.jti;
+  headers[AUTH_HEADERS.issuer] = result.issuer;
+  if (result.cluster !== undefined) headers[AUTH_HEADERS.cluster] = result.cluster;
   for (const [name, value] of Object.entries(headers)) headers[name] = headerSafe(value);
   return headers;
 }
@@ -426,7 +476,7 @@ function headerSafe(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-function verdictOutcome(result: VerifyResult, response: ApiResponse): Outcome {
+function verdictOutcome(result: NamedResult, response: ApiResponse): Outcome {
   return result.ok ? { response, verdict: 'authenticated', result } : { response, verdict: 'rejected', reason: result.reason, result };
 }
 
@@ -483,6 +533,8 @@ function logLine(route: Route | undefined, method: string, outcome: Outcome, lat
   if (result?.ok) {
     line.kid = result.identity.kid;
     line.sub = result.identity.username;
+    line.iss = result.issuer;
+    if (result.cluster !== undefined) line.cluster = result.cluster;
     if (result.identity.jti !== undefined) line.jti = result.identity.jti;
   } else if (result !== undefined) {
     // Before the signature verifies, the kid is only what the caller sent: cut short.

@@ -13,7 +13,8 @@
  * raw node:crypto and by the verify core: a figure the machine's noise does not move (it adds
  * about 5 minutes).
  *
- * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N, --instructions.
+ * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N, --instructions,
+ * --only SECTION,... (throughput, fleet, differential, bundles, flood, sync).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createSign, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
@@ -27,8 +28,10 @@ import jsonwebtoken from 'jsonwebtoken';
 import { buildJwks } from '../core/documents';
 import { jwkFromPublicKey, PublicJwk } from '../core/keys';
 import { planSync } from '../core/rotation';
+import { createFleetVerifier } from '../core/trusted-issuers';
 import { createVerifier } from '../core/verifier';
 import { handleVerifyRequest } from '../core/verify-api';
+import { createIssuerKeyCaches } from '../runtime/issuer-key-caches';
 import { KeyCache } from '../runtime/key-cache';
 import { lambdaNodeBinary } from '../test/support/lambda-node';
 import { generateVerifierCorpus, runDifferential } from '../test/support/tokens';
@@ -58,12 +61,12 @@ function b64url(value: string | Buffer): string {
 }
 
 /** Kube-shaped tokens, signed with node:crypto directly (fast to make 20k of). */
-function mintTokens(alg: 'RS256' | 'ES256', privateKey: KeyObject, kid: string, count: number): string[] {
+function mintTokens(alg: 'RS256' | 'ES256', privateKey: KeyObject, kid: string, count: number, issuer = ISSUER): string[] {
   const header = b64url(JSON.stringify({ alg, kid }));
   const tokens: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const payload = b64url(JSON.stringify({
-      aud: [AUDIENCE], exp: NOW + 3600, iat: NOW, iss: ISSUER, jti: randomUUID(),
+      aud: [AUDIENCE], exp: NOW + 3600, iat: NOW, iss: issuer, jti: randomUUID(),
       'kubernetes.io': { namespace: 'payments', node: { name: 'ip-10-0-1-17', uid: randomUUID() }, pod: { name: `api-${i}`, uid: randomUUID() }, serviceaccount: { name: 'api', uid: '6c3d0d6e-2a4f-4a53-9a57-1e1f0d9b6b9e' } },
       nbf: NOW, sub: 'system:serviceaccount:payments:api',
     }));
@@ -158,6 +161,64 @@ async function throughput(): Promise<void> {
   }
 }
 
+/** Issuers of the fleet figures: this many, as the issue's target names. */
+const FLEET_SIZE = 100;
+const fleetIssuer = (index: number) => `https://oidc.example.com/clusters/c${String(index).padStart(3, '0')}`;
+
+/**
+ * Per-token cost with 100 trusted issuers (core/trusted-issuers.ts: the token's `iss` picks the
+ * key set) against a verifier of the one issuer: the same tokens, interleaved as above, the
+ * single-issuer verifier in the baseline's seat. A third contender verifies tokens spread over
+ * all 100 issuers (each token mapped to one of another issuer, the map's cost included).
+ */
+async function fleetThroughput(): Promise<void> {
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const pairs = Array.from({ length: FLEET_SIZE }, () => (alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' })));
+    const jwks = pairs.map((pair) => jwkFromPublicKey(pair.publicKey));
+    const chosen = 57;
+    const single = createVerifier({ keys: [jwks[chosen]] }, { issuer: fleetIssuer(chosen), allowedAudiences: [AUDIENCE] });
+    const fleet = createFleetVerifier(jwks.map((jwk, index) => ({ verifier: createVerifier({ keys: [jwk] }, { issuer: fleetIssuer(index), allowedAudiences: [AUDIENCE] }), cluster: `c${index}` })));
+    const tokens = mintTokens(alg, pairs[chosen].privateKey, jwks[chosen].kid, TOKENS, fleetIssuer(chosen));
+    const perIssuer = Math.ceil(TOKENS / FLEET_SIZE);
+    const spread = pairs.flatMap((pair, index) => mintTokens(alg, pair.privateKey, jwks[index].kid, perIssuer, fleetIssuer(index)));
+    // Interleave issuers, so consecutive tokens come from different ones (no header or subject reuse).
+    const mixed = tokens.map((_, i) => spread[(i % FLEET_SIZE) * perIssuer + Math.floor(i / FLEET_SIZE)]);
+    const mixedOf = new Map(tokens.map((token, i) => [token, mixed[i]]));
+    const contenders: Contender[] = [
+      { name: 'single-issuer verify core', verify: (token) => single.verify(token, { now: NOW }).ok },
+      { name: `fleet of ${FLEET_SIZE}, one issuer's tokens`, verify: (token) => fleet.verify(token, { now: NOW }).ok },
+      { name: `fleet of ${FLEET_SIZE}, tokens of all`, verify: (token) => fleet.verify(mixedOf.get(token) as string, { now: NOW }).ok },
+    ];
+    console.log(`\nFleet, ${alg}: ${FLEET_SIZE} trusted issuers (own key each), ${tokens.length} tokens, ${ROUNDS} interleaved round(s), medians`);
+    console.log(`  ${'verifier'.padEnd(36)} ${'ops/s'.padStart(9)}  ratio to single  wrong verdicts`);
+    const measured = await measure(contenders, tokens);
+    for (const [index, contender] of contenders.entries()) {
+      const { opsPerSecond, ratioToRaw, wrong } = measured[index];
+      console.log(`  ${contender.name.padEnd(36)} ${opsPerSecond.toFixed(0).padStart(9)}  ${ratioToRaw.toFixed(3).padStart(14)}x  ${wrong}`);
+    }
+  }
+  // Cold start: which issuers' keys a fleet verifier reads when tokens of 3 of its 100 issuers arrive.
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwksText = JSON.stringify({ keys: [jwkFromPublicKey(pair.publicKey)] });
+  const fetched = new Set<number>();
+  const caches = createIssuerKeyCaches(
+    Array.from({ length: FLEET_SIZE }, (_, index) => ({
+      policy: { issuer: fleetIssuer(index), allowedAudiences: [AUDIENCE] },
+      loadJwks: async () => { fetched.add(index); return jwksText; },
+      loadDenyList: async () => undefined,
+    })),
+    { nowMs: () => 0 },
+  );
+  const kid = jwkFromPublicKey(pair.publicKey).kid;
+  const arriving = [3, 41, 99].flatMap((index) => mintTokens('ES256', pair.privateKey, kid, 100, fleetIssuer(index)));
+  let accepted = 0;
+  for (const token of arriving) {
+    const answer = await handleVerifyRequest({ method: 'POST', path: '/verify', headers: {}, query: {}, body: JSON.stringify({ token }) }, { keys: caches, now: () => NOW, authAudiences: [AUDIENCE] });
+    if ((JSON.parse(answer.body) as { authenticated: boolean }).authenticated) accepted += 1;
+  }
+  console.log(`Fleet cold start: ${arriving.length} tokens of 3 of ${FLEET_SIZE} issuers (${accepted} accepted) read the keys of ${fetched.size} issuers (${[...fetched].sort((a, b) => a - b).map(fleetIssuer).map((url) => url.slice(-4)).join(', ')})`);
+}
+
 async function differential(): Promise<void> {
   let size = 0;
   let accepted = 0;
@@ -206,7 +267,8 @@ function instructions(): void {
     return Number(refs[1].replace(/,/g, ''));
   };
   console.log(`\nInstructions per verification (valgrind cachegrind, ${COUNT} tokens after ${WARMUP} of warm-up; repeatable, unlike time)`);
-  console.log(`  ${'alg'.padEnd(6)} ${'raw node:crypto'.padStart(16)} ${'verify core'.padStart(12)}  ratio raw/core`);
+  console.log(`  ${'alg'.padEnd(6)} ${'raw node:crypto'.padStart(16)} ${'verify core'.padStart(12)}  ratio raw/core  ${'reloaded'.padStart(9)} ${'fleet of 100'.padStart(12)}  core/fleet  reloaded/fleet`);
+  console.log('  (reloaded: the single-issuer core after one key-set reload, as a running Verify API has it; fleet: 100 trusted issuers)');
   for (const alg of ['RS256', 'ES256'] as const) {
     const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = jwkFromPublicKey(pair.publicKey);
@@ -216,7 +278,9 @@ function instructions(): void {
     const perVerification = (mode: string) => (instructionsOf(file, mode, COUNT) - instructionsOf(file, mode, 0)) / COUNT;
     const raw = perVerification('raw');
     const core = perVerification('core');
-    console.log(`  ${alg.padEnd(6)} ${raw.toFixed(0).padStart(16)} ${core.toFixed(0).padStart(12)}  ${(raw / core).toFixed(3).padStart(13)}x`);
+    const reloaded = perVerification('reloaded');
+    const fleet = perVerification('fleet');
+    console.log(`  ${alg.padEnd(6)} ${raw.toFixed(0).padStart(16)} ${core.toFixed(0).padStart(12)}  ${(raw / core).toFixed(3).padStart(13)}x  ${reloaded.toFixed(0).padStart(9)} ${fleet.toFixed(0).padStart(12)}  ${(core / fleet).toFixed(3).padStart(9)}x  ${(reloaded / fleet).toFixed(3).padStart(13)}x`);
   }
 }
 
@@ -239,17 +303,22 @@ function bundles(): void {
     writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(target)}); const ms = performance.now() - t; process.stdout.write(String(ms));`);
     return probe;
   };
-  const rows: { label: string; bytes: string; probe: string; times: number[] }[] = [];
+  const rows: { label: string; bytes: string; probe: string; times: number[]; env?: NodeJS.ProcessEnv }[] = [];
   for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) {
     const outfile = join(out, `${name}.js`);
     buildSync({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: LAMBDA_BUNDLE_TARGET, format: 'cjs', outfile, external: [...LAMBDA_BUNDLE_EXTERNALS], logLevel: 'silent' });
     rows.push({ label: name, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [] });
+    if (name === 'token-verifier') {
+      // The same bundle as a fleet verifier: TRUSTED_ISSUERS with 100 same-account clusters, parsed at load.
+      const trusted = Array.from({ length: FLEET_SIZE }, (_, index) => ({ issuer: fleetIssuer(index), cluster: `c${index}`, documentsBucket: `docs-c${index}`, privateBucket: `private-c${index}` }));
+      rows.push({ label: `  fleet of ${FLEET_SIZE}`, bytes: '', probe: writeProbe(`${name}-fleet`, outfile), times: [], env: { ...env, TRUSTED_ISSUERS: JSON.stringify(trusted) } });
+    }
   }
   // What any verifier that fetches keys over TLS pays before its own code: node:https, with the
   // TLS and crypto modules it loads. Measured in turns with the bundles, so a slow spell hits all.
   rows.push({ label: 'node:https alone', bytes: '', probe: writeProbe('https-floor', 'node:https'), times: [] });
   for (let i = 0; i < LOAD_PROCESSES; i += 1) {
-    for (const row of rows) row.times.push(Number(execFileSync(loader, [row.probe], { env, cwd: process.cwd() }).toString()));
+    for (const row of rows) row.times.push(Number(execFileSync(loader, [row.probe], { env: row.env ?? env, cwd: process.cwd() }).toString()));
   }
   for (const row of rows) console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}`);
   console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda;\n   node:https alone is the floor for the verifier, which needs TLS for S3 and node:crypto for signatures)');
@@ -295,11 +364,14 @@ function syncCost(): void {
 async function main(): Promise<void> {
   console.log(`kube-oidc benchmark — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}`);
-  await throughput();
-  await differential();
-  bundles();
-  await flood();
-  syncCost();
+  const only = flag('--only')?.split(',');
+  const runs = (section: string) => only === undefined || only.includes(section);
+  if (runs('throughput')) await throughput();
+  if (runs('fleet')) await fleetThroughput();
+  if (runs('differential')) await differential();
+  if (runs('bundles')) bundles();
+  if (runs('flood')) await flood();
+  if (runs('sync')) syncCost();
   if (args.includes('--instructions')) instructions();
 }
 

@@ -5,29 +5,37 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { handleVerifyRequest, ApiRequest } from '../../core/verify-api';
+import { documentPaths } from '../../core/documents';
+import { handleVerifyRequest, ApiRequest, type VerifyApiDeps } from '../../core/verify-api';
 import type { VerifierPolicy } from '../../core/verifier';
+import { createIssuerKeyCaches } from '../../runtime/issuer-key-caches';
+import { discoveryJwksLoader, jwksUrlLoader } from '../../runtime/issuer-key-sources';
 import { KeyCache } from '../../runtime/key-cache';
 import { s3GetObjectText, S3GetSettings } from '../../runtime/s3-lite';
 import { VERIFY_METRICS } from '../../core/metrics';
 import { logLine, logWithMetrics } from '../../runtime/telemetry';
-import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv } from '../env';
+import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv, trustedIssuersEnv, type TrustedIssuerEnvEntry } from '../env';
 
+const DEFAULT_DENY_LIST_KEY = 'control/deny-list.json';
+/** Set for a fleet verifier: the issuers it trusts (docs/architecture.md). Unset: one cluster. */
+const trustedIssuers = trustedIssuersEnv('TRUSTED_ISSUERS');
+// The global policy variables: the single cluster's policy, or the fleet entries' defaults.
 const allowedAudiences = stringListEnv('ALLOWED_AUDIENCES', []);
-const policy: VerifierPolicy = {
-  issuer: requireEnv('ISSUER_URL'),
+const defaultAudiences = stringListEnv('DEFAULT_AUDIENCES', allowedAudiences);
+const sharedPolicy: Omit<VerifierPolicy, 'issuer'> = {
   allowedAudiences,
-  defaultAudiences: stringListEnv('DEFAULT_AUDIENCES', allowedAudiences),
+  defaultAudiences,
   clockSkewSeconds: integerEnv('CLOCK_SKEW_SECONDS', 60),
   maxTokenLifetimeSeconds: optionalEnv('MAX_TOKEN_LIFETIME_SECONDS') === undefined ? undefined : integerEnv('MAX_TOKEN_LIFETIME_SECONDS', 0),
   maxTokenBytes: integerEnv('MAX_TOKEN_BYTES', 16_384),
   kidlessCompat: booleanEnv('KIDLESS_COMPAT', false),
 };
+const timings = {
+  ttlSeconds: integerEnv('KEYS_TTL_SECONDS', 60),
+  unknownKidCooldownSeconds: integerEnv('UNKNOWN_KID_COOLDOWN_SECONDS', 30),
+  staleWindowSeconds: integerEnv('STALE_WINDOW_SECONDS', 900),
+};
 const callerAudiences = parseCallerAudiences(optionalEnv('CALLER_AUDIENCES'));
-const documentsBucket = requireEnv('DOCUMENTS_BUCKET');
-const jwksKey = requireEnv('JWKS_KEY');
-const privateBucket = requireEnv('PRIVATE_BUCKET');
-const denyListKey = optionalEnv('DENY_LIST_KEY') ?? 'control/deny-list.json';
 
 /** Credentials are read per fetch: Lambda rotates them in the environment of a warm instance. */
 function s3Settings(): S3GetSettings {
@@ -38,16 +46,61 @@ function s3Settings(): S3GetSettings {
   };
 }
 
-const keys = new KeyCache({
-  loadJwks: () => s3GetObjectText(documentsBucket, jwksKey, s3Settings()),
-  loadDenyList: () => s3GetObjectText(privateBucket, denyListKey, s3Settings()),
-  policy,
-  nowMs: () => Date.now(),
-  ttlSeconds: integerEnv('KEYS_TTL_SECONDS', 60),
-  unknownKidCooldownSeconds: integerEnv('UNKNOWN_KID_COOLDOWN_SECONDS', 30),
-  staleWindowSeconds: integerEnv('STALE_WINDOW_SECONDS', 900),
-  onFetch: (event) => logLine({ message: 'key set fetch', ...event }),
-});
+/** The one cluster of the single-cluster environment (ISSUER_URL, DOCUMENTS_BUCKET, ...). */
+function singleClusterKeys(): KeyCache {
+  const documentsBucket = requireEnv('DOCUMENTS_BUCKET');
+  const jwksKey = requireEnv('JWKS_KEY');
+  const privateBucket = requireEnv('PRIVATE_BUCKET');
+  const denyListKey = optionalEnv('DENY_LIST_KEY') ?? DEFAULT_DENY_LIST_KEY;
+  return new KeyCache({
+    loadJwks: () => s3GetObjectText(documentsBucket, jwksKey, s3Settings()),
+    loadDenyList: () => s3GetObjectText(privateBucket, denyListKey, s3Settings()),
+    policy: { issuer: requireEnv('ISSUER_URL'), ...sharedPolicy },
+    nowMs: () => Date.now(),
+    ...timings,
+    onFetch: (event) => logLine({ message: 'key set fetch', ...event }),
+  });
+}
+
+/** The fleet: one lazily loaded key cache per trusted issuer, chosen by each token's `iss`. */
+function fleetKeys(entries: readonly TrustedIssuerEnvEntry[]): VerifyApiDeps['keys'] {
+  return createIssuerKeyCaches(
+    entries.map((entry) => {
+      const fetchOptions = entry.caBundle === undefined ? {} : { caPem: entry.caBundle };
+      const { documentsBucket, privateBucket } = entry;
+      // Worked out on first use: a cold start pays only for the issuers whose tokens arrive.
+      let jwksKey = entry.jwksKey;
+      const denyListKey = entry.denyListKey ?? DEFAULT_DENY_LIST_KEY;
+      return {
+        cluster: entry.cluster,
+        policy: {
+          ...sharedPolicy,
+          issuer: entry.issuer,
+          ...(entry.allowedAudiences !== undefined ? { allowedAudiences: entry.allowedAudiences, defaultAudiences: entry.defaultAudiences ?? entry.allowedAudiences } : {}),
+          ...(entry.allowedAudiences === undefined && entry.defaultAudiences !== undefined ? { defaultAudiences: entry.defaultAudiences } : {}),
+          ...(entry.clockSkewSeconds !== undefined ? { clockSkewSeconds: entry.clockSkewSeconds } : {}),
+          ...(entry.maxTokenLifetimeSeconds !== undefined ? { maxTokenLifetimeSeconds: entry.maxTokenLifetimeSeconds } : {}),
+          ...(entry.kidlessCompat !== undefined ? { kidlessCompat: entry.kidlessCompat } : {}),
+        },
+        loadJwks:
+          documentsBucket !== undefined
+            ? () => s3GetObjectText(documentsBucket, (jwksKey ??= documentPaths(entry.issuer).jwksKey), s3Settings())
+            : entry.jwksUrl !== undefined
+              ? jwksUrlLoader(entry.jwksUrl, fetchOptions)
+              : discoveryJwksLoader(entry.issuer, fetchOptions),
+        loadDenyList: privateBucket === undefined ? async () => undefined : () => s3GetObjectText(privateBucket, denyListKey, s3Settings()),
+        ttlSeconds: entry.keysTtlSeconds ?? timings.ttlSeconds,
+        unknownKidCooldownSeconds: entry.unknownKidCooldownSeconds ?? timings.unknownKidCooldownSeconds,
+        staleWindowSeconds: entry.staleWindowSeconds ?? timings.staleWindowSeconds,
+      };
+    }),
+    { nowMs: () => Date.now(), onFetch: (event) => logLine({ message: 'key set fetch', ...event }) },
+  );
+}
+
+const keys = trustedIssuers === undefined ? singleClusterKeys() : fleetKeys(trustedIssuers);
+/** The single cluster's configured name, named in answers next to the issuer. */
+const clusterName = trustedIssuers === undefined ? optionalEnv('CLUSTER_NAME') : undefined;
 const metricsNamespace = optionalEnv('METRICS_NAMESPACE') ?? 'KubeOidc';
 
 /** One log line per request that also carries its metrics (verdicts by reason, latency). */
@@ -61,7 +114,7 @@ function logRequest(line: Record<string, unknown>): void {
   );
 }
 
-const authAudiences = stringListEnv('AUTH_AUDIENCES', policy.defaultAudiences ?? allowedAudiences);
+const authAudiences = stringListEnv('AUTH_AUDIENCES', defaultAudiences);
 
 /** The Lambda entry point. */
 export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<APIGatewayProxyStructuredResultV2> {
@@ -70,6 +123,7 @@ export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): P
     now: () => Math.floor(Date.now() / 1000),
     log: logRequest,
     authAudiences,
+    ...(clusterName !== undefined ? { cluster: clusterName } : {}),
     clockMs: () => performance.now(),
   });
   return { statusCode: response.status, headers: response.headers, body: response.body };

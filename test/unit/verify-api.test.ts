@@ -6,7 +6,7 @@
 import { createVerifier, type Verifier, type VerifierPolicy } from '../../core/verifier';
 import { handleVerifyRequest, type ApiRequest, type KeySetProvider, type VerifyApiDeps } from '../../core/verify-api';
 import { BILLING, NON_ORIGIN_TARGETS, ORDERS, UNDOCUMENTED_AUTH_TARGETS, UNSAFE_AUTH_TARGETS } from '../support/forward-auth-paths';
-import { FIXTURE_NOW, kubeClaims, kubeFixtures, kubeToken, newTestKey, segments } from '../support/tokens';
+import { FIXTURE_NOW, kubeClaims, kubeFixtures, kubeToken, newTestKey, segments, TEST_ISSUER } from '../support/tokens';
 
 const fixtures = kubeFixtures();
 const { rsa, ec } = fixtures;
@@ -66,6 +66,7 @@ describe('POST /apis/authentication.k8s.io/v1/tokenreviews', () => {
             'authentication.kubernetes.io/node-name': ['ip-10-0-1-17'],
             'authentication.kubernetes.io/node-uid': ['7c9e6679-7425-40de-944b-e07fc1f90ae7'],
             'authentication.kubernetes.io/credential-id': ['JTI=0f8fad5b-d9cb-469f-a165-70867728950e'],
+            'kube-oidc-aws.io/issuer': [TEST_ISSUER],
           },
         },
         audiences: ['sts.amazonaws.com'],
@@ -115,6 +116,7 @@ describe('POST /verify', () => {
       namespace: 'payments',
       serviceAccount: 'worker',
       jti: '9a1c5d1e-3b7e-4a27-8f7e-2f0c3c4d5e6f',
+      issuer: TEST_ISSUER,
     });
   });
 
@@ -365,6 +367,7 @@ describe('logging', () => {
         kid: rsa.kid,
         sub: 'system:serviceaccount:payments:api',
         jti: '0f8fad5b-d9cb-469f-a165-70867728950e',
+        iss: TEST_ISSUER,
         latencyMs: expect.any(Number),
       },
       { event: 'verify_request', route: 'verify', method: 'POST', status: 200, verdict: 'rejected', reason: 'bad_signature', kid: rsa.kid, latencyMs: expect.any(Number) },
