@@ -73,7 +73,7 @@ export class ClusterOidcStack extends Stack {
     this.jwksSync = new JwksSync(this, 'JwksSync', {
       issuerUrl: site.issuerUrl,
       documentsBucket: site.documentsBucket,
-      documentKeys: { discoveryKey: site.discoveryKey, jwksKey: site.jwksKey },
+      documentKeys: { discoveryKey: site.discoveryKey, jwksKey: site.jwksKey, jwksAliasKey: site.jwksAliasKey },
       privateBucket: site.privateBucket,
       distributionId: site.distribution.distributionId,
       distributionArn: site.distributionArn,
@@ -88,6 +88,7 @@ export class ClusterOidcStack extends Stack {
       kidlessCompat: cluster.rotation.kidlessCompat,
       metricsNamespace,
     });
+    site.allowDocumentWriter(this.jwksSync.role);
 
     const verify = cluster.verifyApi;
     if (verify.enabled) {
