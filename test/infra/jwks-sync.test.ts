@@ -12,7 +12,7 @@ const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getL
 const getAtt = (id: string, attribute: string) => ({ 'Fn::GetAtt': [id, attribute] });
 const objectArn = (bucketId: string, key: string) => ({ 'Fn::Join': ['', [getAtt(bucketId, 'Arn'), `/${key}`]] });
 
-interface Ids { fn: string; role: string; logs: string; documents: string; private: string; distribution: string; topic: string }
+interface Ids { fn: string; role: string; logs: string; documents: string; private: string; distribution: string; topic: string; topicKey: string }
 function idsOf({ stack }: SynthesizedCluster): Ids {
   return {
     fn: logicalId(stack, stack.jwksSync.function),
