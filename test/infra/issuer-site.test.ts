@@ -1,9 +1,10 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { IssuerSite, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
+import { CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, IssuerSite, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
+import { CONFIG_DEFAULTS } from '../../core/config-schema';
 import { CUSTOM_ISSUER, defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
 
@@ -321,11 +322,35 @@ describe('IssuerSite documents bucket and error caching (issue 12 §3, §5)', ()
     for (const bad of [-1, 1.5, 31_536_001]) expect(() => siteTemplate({ errorCachingTtlSeconds: bad })).toThrow(/errorCachingTtlSeconds/);
   });
 
-  test('the default-domain and custom-domain stacks set it too', () => {
+  test('the cluster stacks take it, and the break-glass writers, from the configuration', () => {
+    const ttl = CONFIG_DEFAULTS.errorCachingTtlSeconds;
     for (const { template } of [custom, defaultDomain]) {
       template.hasResourceProperties('AWS::CloudFront::Distribution', {
-        DistributionConfig: Match.objectLike({ CustomErrorResponses: Match.arrayWith([{ ErrorCode: 403, ErrorCachingMinTTL: 0 }, { ErrorCode: 404, ErrorCachingMinTTL: 0 }]) }),
+        DistributionConfig: Match.objectLike({ CustomErrorResponses: Match.arrayWith([{ ErrorCode: 403, ErrorCachingMinTTL: ttl }, { ErrorCode: 404, ErrorCachingMinTTL: ttl }]) }),
       });
     }
+    const breakGlass = 'arn:aws:iam::123456789012:role/BreakGlass';
+    const { stack, template } = synthCluster({ ...fullCluster(), issuerSite: { documentWriterArns: [breakGlass], errorCachingTtlSeconds: 30 } });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ CustomErrorResponses: Match.arrayWith([{ ErrorCode: 503, ErrorCachingMinTTL: 30 }]) }),
+    });
+    const deny = bucketPolicyStatements(template, logicalId(stack, stack.issuerSite.documentsBucket)).find((statement) => statement.Sid === 'OnlyTheSyncWritesTheDocuments');
+    expect(deny?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, { 'Fn::GetAtt': [logicalId(stack, stack.jwksSync.role), 'Arn'] }] } });
+  });
+});
+
+describe('CloudFront default domain warning', () => {
+  test('synth warns when the issuer is the CloudFront default domain, and names the fix', () => {
+    const annotations = Annotations.fromStack(defaultDomain.stack);
+    const warnings = annotations.findWarning('*', Match.stringLikeRegexp('The issuer is the CloudFront default domain'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].id).toBe(`/${defaultDomain.stack.stackName}/IssuerSite`);
+    expect(String(warnings[0].entry.data)).toContain(`[ack: ${CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID}]`);
+    expect(String(warnings[0].entry.data)).toContain('if the distribution is ever replaced or deleted, the issuer changes');
+    expect(String(warnings[0].entry.data)).toContain('"issuer": {"url": ...}');
+  });
+
+  test('no such warning with a custom domain', () => {
+    expect(Annotations.fromStack(custom.stack).findWarning('*', Match.stringLikeRegexp('CloudFront default domain'))).toHaveLength(0);
   });
 });
