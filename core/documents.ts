@@ -14,6 +14,20 @@ import type { PublicJwk, SigningAlg } from './keys';
 export const DISCOVERY_PATH = '/.well-known/openid-configuration';
 /** Path of the JWKS below the issuer, the same one kube-apiserver serves. */
 export const JWKS_PATH = '/openid/v1/jwks';
+/**
+ * A second copy of the JWKS, byte for byte: OAuth2-Proxy falls back to `ISSUER/.well-known/jwks.json`
+ * when discovery of an extra JWT issuer fails, and then refuses every token until restarted unless
+ * that URL answers.
+ */
+export const JWKS_ALIAS_PATH = '/.well-known/jwks.json';
+
+/**
+ * The most keys of each type the published JWKS may hold. AWS IAM, "Create an OpenID Connect (OIDC)
+ * identity provider in IAM" (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html):
+ * the JWKS "must contain at least one key and can have a maximum of 100 RSA keys and 100 EC keys";
+ * past that STS cannot find the token's kid. Kid-less duplicates count, as they are keys of the set.
+ */
+export const MAX_JWKS_KEYS_PER_TYPE: Readonly<Record<PublicJwk['kty'], number>> = { RSA: 100, EC: 100 };
 
 /** A JSON Web Key Set as published: public keys only. */
 export interface JwksDocument {
@@ -39,6 +53,10 @@ export interface DocumentPaths {
   readonly discoveryKey: string;
   /** Object key of the JWKS. */
   readonly jwksKey: string;
+  /** URL of the JWKS copy at `/.well-known/jwks.json` (the same bytes as {@link jwksUri}). */
+  readonly jwksAliasUrl: string;
+  /** Object key of that copy. */
+  readonly jwksAliasKey: string;
 }
 
 /**
@@ -55,6 +73,8 @@ export function documentPaths(issuer: string): DocumentPaths {
     discoveryUrl: `${base}${DISCOVERY_PATH}`,
     discoveryKey: `${pathPrefix}${DISCOVERY_PATH}`.replace(/^\//, ''),
     jwksKey: `${pathPrefix}${JWKS_PATH}`.replace(/^\//, ''),
+    jwksAliasUrl: `${base}${JWKS_ALIAS_PATH}`,
+    jwksAliasKey: `${pathPrefix}${JWKS_ALIAS_PATH}`.replace(/^\//, ''),
   };
 }
 

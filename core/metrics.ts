@@ -17,6 +17,10 @@ export const SYNC_METRICS = {
   refusedPrivateKeys: 'RefusedPrivateKeys',
   /** Key sources that failed this run (their keys are kept; a persistent failure hides rotations). */
   failedSources: 'FailedSources',
+  /** Kids offered with key material other than the one they are bound to (refused): a substitution attempt. */
+  kidConflicts: 'KidConflicts',
+  /** Published documents found changed by someone other than the sync (restored). */
+  documentsTampered: 'DocumentsTampered',
 } as const;
 
 /**

@@ -10,9 +10,15 @@
  *    missed, so tokens it signed keep verifying until they expire.
  * 4. If every source failed, or the result would be an empty key set, nothing is written: the
  *    last published documents stay as they are and the run fails.
+ * 5. A kid is bound to its key material for good once published: a source offering other material
+ *    under it is refused (`kid_conflict`) and the published key stays. Two sources offering one new
+ *    kid with different material publish neither.
+ * 6. A key set larger than AWS IAM accepts is refused (`too_many_keys`), not published.
+ * 7. A published document that is not what the sync last wrote was changed by someone else: the
+ *    sync writes its own version back (`documents_tampered`).
  */
 import type { KeyProblem, ParsedKey, PublicJwk } from './keys';
-import { buildDiscovery, buildJwks, canonicalJwk, contentHash, documentPaths, serializeDiscovery, serializeJwks } from './documents';
+import { buildDiscovery, buildJwks, canonicalJwk, contentHash, documentPaths, JwksDocument, MAX_JWKS_KEYS_PER_TYPE, serializeDiscovery, serializeJwks } from './documents';
 
 /** What the sync remembers about one published key. */
 export interface KeyRecord {
@@ -40,6 +46,33 @@ export interface RotationState {
    * an invalidation that failed after the write is retried by the next run.
    */
   readonly invalidated?: Readonly<Record<string, string>>;
+  /**
+   * Fingerprint of each document (body and headers) as the sync last wrote it, by object key. A
+   * stored document that differs was written by someone else, and is restored.
+   */
+  readonly written?: Readonly<Record<string, string>>;
+  /**
+   * Every kid ever published, with the fingerprint of its key material ({@link jwkFingerprint}).
+   * Kept after the key retires, so that a kid can never come back with other material.
+   */
+  readonly boundKids?: Readonly<Record<string, string>>;
+}
+
+/** Machine-readable codes of the problems the planner itself raises (operators alarm on them). */
+export type SyncProblemCode = 'kid_conflict' | 'documents_tampered' | 'too_many_keys';
+
+/** A skipped input or a refused change, with a code when the planner raised it. */
+export interface SyncProblem extends KeyProblem {
+  readonly code?: SyncProblemCode;
+}
+
+/** A kid offered with key material other than the one it is bound to (or with two materials at once). */
+export interface KidConflict {
+  readonly kid: string;
+  /** The objects or sources that offered the refused material. */
+  readonly sources: readonly string[];
+  /** `true` when the kid was already bound (its published key stays); `false` for two new offers. */
+  readonly bound: boolean;
 }
 
 /** What one key source gave this run. */
@@ -99,8 +132,12 @@ export interface SyncPlan {
   readonly revokedKids: readonly string[];
   readonly publishedKids: readonly string[];
   readonly failedSources: readonly string[];
-  /** Inputs that were skipped, and why. */
-  readonly problems: readonly KeyProblem[];
+  /** Inputs that were skipped or refused, and why. */
+  readonly problems: readonly SyncProblem[];
+  /** Kids offered with other material than they are bound to: refused. */
+  readonly kidConflicts: readonly KidConflict[];
+  /** Documents found changed by someone other than the sync (restored by {@link writes}). */
+  readonly tamperedDocuments: readonly string[];
 }
 
 /** `Cache-Control` for the two documents: short, so verifiers pick up new keys quickly. */
@@ -112,15 +149,19 @@ export function documentCacheControl(maxAgeSeconds: number): string {
 export function planSync(input: SyncInput): SyncPlan {
   const previousKeys = input.previous?.keys ?? {};
   const failedSources = input.observations.filter((o) => !o.ok).map((o) => o.source);
-  const problems = input.observations.flatMap((o) => (o.ok ? o.problems : [{ source: o.source, reason: `source failed: ${o.error}` }]));
+  const problems: SyncProblem[] = input.observations.flatMap((o) => (o.ok ? o.problems : [{ source: o.source, reason: `source failed: ${o.error}` }]));
 
-  const listed = new Map<string, { jwk: PublicJwk; sources: Set<string> }>();
-  for (const observation of input.observations) {
-    if (!observation.ok) continue;
-    for (const key of observation.keys) {
-      const entry = listed.get(key.jwk.kid) ?? { jwk: canonicalJwk(key.jwk), sources: new Set<string>() };
-      entry.sources.add(observation.source);
-      listed.set(key.jwk.kid, entry);
+  const bound = boundMaterial(input.previous);
+  const { listed, conflicts } = collectOffers(input.observations, bound);
+  for (const conflict of conflicts) {
+    for (const source of conflict.sources) {
+      problems.push({
+        code: 'kid_conflict',
+        source,
+        reason: conflict.bound
+          ? `kid_conflict: offers other key material under kid ${conflict.kid}, which is bound to the key already published; refused, the published key stays`
+          : `kid_conflict: kid ${conflict.kid} is offered with different key material by ${conflict.sources.join(', ')}; neither is published until only one remains`,
+      });
     }
   }
 
@@ -167,8 +208,23 @@ export function planSync(input: SyncInput): SyncPlan {
   }
 
   const publishedJwks = Object.keys(nextKeys).sort().map((kid) => nextKeys[kid].jwk);
-  const base = { addedKids: addedKids.sort(), retiringKids: retiringKids.sort(), retiredKids: retiredKids.sort(), revokedKids: revokedKids.sort(), failedSources, problems };
+  const paths = documentPaths(input.issuer);
+  const desired = desiredDocuments(input, publishedJwks);
+  const tampered = tamperedDocuments(input, desired.docs);
+  for (const key of tampered) {
+    problems.push({
+      code: 'documents_tampered',
+      source: key,
+      reason: `documents_tampered: ${key} is not what the sync last wrote (${input.current[key] ? 'changed' : 'deleted'} by someone else); the sync's own version is written back`,
+    });
+  }
+  const base = {
+    addedKids: addedKids.sort(), retiringKids: retiringKids.sort(), retiredKids: retiredKids.sort(), revokedKids: revokedKids.sort(), failedSources, problems,
+    kidConflicts: conflicts, tamperedDocuments: tampered,
+  };
 
+  const oversized = oversizedKeyTypes(desired.jwks);
+  if (oversized) problems.push({ code: 'too_many_keys', source: paths.jwksKey, reason: `too_many_keys: ${oversized}` });
   const allFailed = input.observations.length > 0 && failedSources.length === input.observations.length;
   const failureReason = input.observations.length === 0
     ? 'no key source is configured'
@@ -176,34 +232,42 @@ export function planSync(input: SyncInput): SyncPlan {
       ? `every key source failed (${failedSources.join(', ')})`
       : publishedJwks.length === 0
         ? 'the key set would be empty; the published documents are kept as they are'
-        : undefined;
+        : oversized
+          ? `${oversized}; the published documents are kept as they are`
+          : undefined;
   if (failureReason) {
     const previous = input.previous ?? { version: 1, keys: {} };
-    return { ...base, addedKids: [], retiredKids: [], revokedKids: [], outcome: 'failed', failureReason, writes: [], invalidationPaths: [], nextState: previous, stateChanged: false, publishedKids: Object.keys(previous.keys).sort() };
+    // Nothing new is published, but a document someone else changed gets the sync's last version
+    // back: rebuilt from the recorded keys, it is byte for byte what the sync wrote, or it is not written.
+    const restore = tampered.length > 0 ? desiredDocuments(input, Object.keys(previous.keys).sort().map((kid) => previous.keys[kid].jwk)).docs
+      .filter((doc) => tampered.includes(doc.key) && previous.written?.[doc.key] === documentFingerprint(doc)) : [];
+    return {
+      ...base, addedKids: [], retiredKids: [], revokedKids: [], outcome: 'failed', failureReason,
+      writes: restore, invalidationPaths: restore.map((doc) => `/${doc.key}`), nextState: previous, stateChanged: false, publishedKids: Object.keys(previous.keys).sort(),
+    };
   }
 
-  const jwks = buildJwks(publishedJwks, { includeKidlessDuplicates: input.includeKidlessDuplicates });
-  const paths = documentPaths(input.issuer);
-  const cacheControl = documentCacheControl(input.cacheMaxAgeSeconds);
-  const desired: DocumentWrite[] = [
-    { key: paths.jwksKey, body: serializeJwks(jwks), contentType: 'application/json', cacheControl },
-    { key: paths.discoveryKey, body: serializeDiscovery(buildDiscovery(input.issuer, jwks)), contentType: 'application/json', cacheControl },
-  ];
-  const writes = desired.filter((doc) => !sameDocument(input.current[doc.key], doc));
+  const writes = desired.docs.filter((doc) => tampered.includes(doc.key) || !sameDocument(input.current[doc.key], doc));
   const fingerprints: Record<string, string> = {};
-  for (const doc of desired) fingerprints[doc.key] = documentFingerprint(doc);
+  for (const doc of desired.docs) fingerprints[doc.key] = documentFingerprint(doc);
   // No record (first run, a lost state, a run that died before saving it): invalidate both, as
-  // an invalidation is cheap and a stale cached JWKS breaks every token of a new key.
+  // an invalidation is cheap and a stale cached JWKS breaks every token of a new key. A document
+  // someone else wrote may be cached at the edges: invalidate it too.
   const previouslyInvalidated = input.previous?.invalidated ?? {};
-  const toInvalidate = desired.filter((doc) => previouslyInvalidated[doc.key] !== fingerprints[doc.key]);
+  const toInvalidate = desired.docs.filter((doc) => previouslyInvalidated[doc.key] !== fingerprints[doc.key] || tampered.includes(doc.key));
 
+  const nextBound = { ...bound };
+  for (const jwk of publishedJwks) nextBound[jwk.kid] = jwkFingerprint(jwk);
   const membershipChanged = !sameMembership(previousKeys, nextKeys);
-  const stateChanged = writes.length > 0 || membershipChanged || toInvalidate.length > 0;
+  const recordsChanged = !sameStrings(input.previous?.written, fingerprints) || !sameStrings(input.previous?.boundKids, nextBound);
+  const stateChanged = writes.length > 0 || membershipChanged || toInvalidate.length > 0 || recordsChanged;
   const nextState: RotationState = {
     version: 1,
     keys: sortedRecord(stateChanged ? nextKeys : carrySeenTimes(previousKeys, nextKeys)),
     lastPublishedAt: writes.length > 0 ? input.now : input.previous?.lastPublishedAt,
     invalidated: fingerprints,
+    written: fingerprints,
+    boundKids: sortedStrings(nextBound),
   };
   return {
     ...base,
@@ -214,6 +278,111 @@ export function planSync(input: SyncInput): SyncPlan {
     stateChanged,
     publishedKids: publishedJwks.map((jwk) => jwk.kid),
   };
+}
+
+/**
+ * Fingerprint of a key's material and declared use: every public member of the canonical JWK
+ * except the kid. Two JWKs under one kid with different fingerprints are different keys.
+ */
+export function jwkFingerprint(jwk: PublicJwk): string {
+  const { kid: _kid, ...rest } = canonicalJwk(jwk) as PublicJwk & Record<string, string>;
+  return contentHash(JSON.stringify(rest));
+}
+
+/** The kids bound to material: every kid the state records, published now or ever before. */
+function boundMaterial(previous: RotationState | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...(previous?.boundKids ?? {}) };
+  for (const [kid, record] of Object.entries(previous?.keys ?? {})) {
+    if (out[kid] === undefined) out[kid] = jwkFingerprint(record.jwk);
+  }
+  return out;
+}
+
+/**
+ * Groups this run's offers by kid. An offer whose material differs from the kid's binding is
+ * refused; a new kid offered with two materials is withheld altogether. Order-independent: the
+ * result is the same whatever order the sources list their keys in.
+ */
+function collectOffers(observations: readonly SourceObservation[], bound: Readonly<Record<string, string>>): {
+  listed: Map<string, { jwk: PublicJwk; sources: Set<string> }>;
+  conflicts: KidConflict[];
+} {
+  const offers = new Map<string, Map<string, { jwk: PublicJwk; sources: Set<string>; objects: Set<string> }>>();
+  const refused = new Map<string, Set<string>>();
+  for (const observation of observations) {
+    if (!observation.ok) continue;
+    for (const key of observation.keys) {
+      const jwk = canonicalJwk(key.jwk);
+      const fingerprint = jwkFingerprint(jwk);
+      const binding = bound[jwk.kid];
+      if (binding !== undefined && binding !== fingerprint) {
+        const objects = refused.get(jwk.kid) ?? new Set<string>();
+        objects.add(key.source);
+        refused.set(jwk.kid, objects);
+        continue;
+      }
+      const byMaterial = offers.get(jwk.kid) ?? new Map();
+      const entry = byMaterial.get(fingerprint) ?? { jwk, sources: new Set<string>(), objects: new Set<string>() };
+      entry.sources.add(observation.source);
+      entry.objects.add(key.source);
+      byMaterial.set(fingerprint, entry);
+      offers.set(jwk.kid, byMaterial);
+    }
+  }
+  const listed = new Map<string, { jwk: PublicJwk; sources: Set<string> }>();
+  const conflicts: KidConflict[] = [];
+  for (const [kid, objects] of refused) conflicts.push({ kid, sources: [...objects].sort(), bound: true });
+  for (const [kid, byMaterial] of offers) {
+    if (byMaterial.size === 1) {
+      const [entry] = byMaterial.values();
+      listed.set(kid, { jwk: entry.jwk, sources: entry.sources });
+    } else {
+      conflicts.push({ kid, sources: [...byMaterial.values()].flatMap((entry) => [...entry.objects]).sort(), bound: false });
+    }
+  }
+  conflicts.sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
+  return { listed, conflicts };
+}
+
+/** The documents a key set gives, in write order: both JWKS copies before the discovery document. */
+function desiredDocuments(input: SyncInput, keys: readonly PublicJwk[]): { jwks: JwksDocument; docs: DocumentWrite[] } {
+  const jwks = buildJwks(keys, { includeKidlessDuplicates: input.includeKidlessDuplicates });
+  const paths = documentPaths(input.issuer);
+  const cacheControl = documentCacheControl(input.cacheMaxAgeSeconds);
+  const jwksBody = serializeJwks(jwks);
+  return {
+    jwks,
+    docs: [
+      { key: paths.jwksKey, body: jwksBody, contentType: 'application/json', cacheControl },
+      { key: paths.jwksAliasKey, body: jwksBody, contentType: 'application/json', cacheControl },
+      { key: paths.discoveryKey, body: serializeDiscovery(buildDiscovery(input.issuer, jwks)), contentType: 'application/json', cacheControl },
+    ],
+  };
+}
+
+/**
+ * Stored documents that differ from (or are missing since) what the sync last recorded writing.
+ * A document equal to what this run would write is the sync's own too: a run that wrote it and
+ * then failed before saving its state (a failed invalidation, a lost race) leaves the record behind.
+ */
+function tamperedDocuments(input: SyncInput, desired: readonly DocumentWrite[]): string[] {
+  const written = input.previous?.written ?? {};
+  const wouldWrite = new Map(desired.map((doc) => [doc.key, documentFingerprint(doc)]));
+  return Object.keys(written).sort().filter((key) => {
+    const stored = input.current[key];
+    if (stored === undefined) return true;
+    const fingerprint = storedFingerprint(stored);
+    return fingerprint !== written[key] && fingerprint !== wouldWrite.get(key);
+  });
+}
+
+/** Why a key set is too large for AWS IAM, or `undefined` when it fits. */
+function oversizedKeyTypes(jwks: JwksDocument): string | undefined {
+  const counts: Record<string, number> = {};
+  for (const key of jwks.keys) counts[key.kty] = (counts[key.kty] ?? 0) + 1;
+  const over = (Object.keys(MAX_JWKS_KEYS_PER_TYPE) as PublicJwk['kty'][]).filter((kty) => (counts[kty] ?? 0) > MAX_JWKS_KEYS_PER_TYPE[kty]);
+  if (over.length === 0) return undefined;
+  return `the JWKS would hold ${over.map((kty) => `${counts[kty]} ${kty} keys`).join(' and ')}; AWS IAM accepts at most ${MAX_JWKS_KEYS_PER_TYPE.RSA} RSA and ${MAX_JWKS_KEYS_PER_TYPE.EC} EC keys (kid-less duplicates count): retire or revoke keys`;
 }
 
 /** Serializes the rotation state deterministically. */
@@ -232,7 +401,21 @@ export function parseRotationState(text: string): RotationState {
 
 /** What a viewer gets for a document: its body and the headers it is served with. */
 function documentFingerprint(doc: DocumentWrite): string {
-  return contentHash(`${doc.contentType}\n${doc.cacheControl}\n${doc.body}`);
+  return storedFingerprint(doc);
+}
+
+function storedFingerprint(doc: StoredDocument): string {
+  return contentHash(`${doc.contentType ?? ''}\n${doc.cacheControl ?? ''}\n${doc.body}`);
+}
+
+function sameStrings(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>>): boolean {
+  return JSON.stringify(sortedStrings(a ?? {})) === JSON.stringify(sortedStrings(b));
+}
+
+function sortedStrings(record: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key];
+  return out;
 }
 
 function sameDocument(stored: StoredDocument | undefined, desired: DocumentWrite): boolean {

@@ -59,7 +59,11 @@ export class ClusterOidcStack extends Stack {
     for (const warning of cluster.warnings) Annotations.of(this).addWarningV2('kube-oidc:config', warning);
 
     this.alarms = new Alarms(this, 'Alarms', { emails: cluster.alarms.emails, displayName: `Kube OIDC ${cluster.name}` });
-    this.issuerSite = new IssuerSite(this, 'IssuerSite', { ...(cluster.issuer.kind === 'customDomain' ? { customDomain: this.customDomain(cluster) } : {}) });
+    this.issuerSite = new IssuerSite(this, 'IssuerSite', {
+      ...(cluster.issuer.kind === 'customDomain' ? { customDomain: this.customDomain(cluster) } : {}),
+      documentWriterArns: cluster.issuerSite.documentWriterArns,
+      errorCachingTtlSeconds: cluster.issuerSite.errorCachingTtlSeconds,
+    });
     const site = this.issuerSite;
 
     this.federation = new Federation(this, 'Federation', {
@@ -78,7 +82,7 @@ export class ClusterOidcStack extends Stack {
     this.jwksSync = new JwksSync(this, 'JwksSync', {
       issuerUrl: site.issuerUrl,
       documentsBucket: site.documentsBucket,
-      documentKeys: { discoveryKey: site.discoveryKey, jwksKey: site.jwksKey },
+      documentKeys: { discoveryKey: site.discoveryKey, jwksKey: site.jwksKey, jwksAliasKey: site.jwksAliasKey },
       privateBucket: site.privateBucket,
       distributionId: site.distribution.distributionId,
       distributionArn: site.distributionArn,
@@ -93,6 +97,7 @@ export class ClusterOidcStack extends Stack {
       kidlessCompat: cluster.rotation.kidlessCompat,
       metricsNamespace,
     });
+    site.allowDocumentWriter(this.jwksSync.role);
 
     const verify = cluster.verifyApi;
     if (verify.enabled) {

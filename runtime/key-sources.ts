@@ -22,8 +22,12 @@ export interface KeySource {
   read(): Promise<SourceReading>;
 }
 
-/** Objects larger than this under the key prefix are skipped: no key file is that big. */
-const MAX_KEY_OBJECT_BYTES = 256 * 1024;
+/**
+ * Objects larger than this under the key prefix are skipped, by the size the listing gives, before
+ * anything is downloaded: no key file is that big, and reading one whole would let anyone who can
+ * upload exhaust the sync's memory and time.
+ */
+export const MAX_KEY_OBJECT_BYTES = 256 * 1024;
 
 /**
  * Keys uploaded under a prefix of the private bucket. Whoever can write there can mint tokens
@@ -34,11 +38,16 @@ export function uploadedKeysSource(store: ObjectStore, prefix: string): KeySourc
     id: 'upload',
     async read() {
       const reading: SourceReading = { keys: [], problems: [], privateKeyInputs: [] };
-      for (const key of await store.list(prefix)) {
+      for (const { key, size } of await store.listEntries(prefix)) {
         if (key.endsWith('/')) continue;
+        const source = `${store.location}/${key}`;
+        if (size > MAX_KEY_OBJECT_BYTES) {
+          reading.problems.push({ source, reason: `${size} bytes, larger than ${MAX_KEY_OBJECT_BYTES}: not a key file, skipped without reading it` });
+          continue;
+        }
         const object = await store.get(key);
         if (!object) continue; // deleted between list and get
-        const source = `${store.location}/${key}`;
+        // Replaced by a larger object between list and get: still refused.
         if (Buffer.byteLength(object.body) > MAX_KEY_OBJECT_BYTES) {
           reading.problems.push({ source, reason: `larger than ${MAX_KEY_OBJECT_BYTES} bytes: not a key file` });
           continue;
@@ -100,6 +109,23 @@ export function configKeysSource(jwksJson: string): KeySource {
       return reading;
     },
   };
+}
+
+/**
+ * The config key source, or `undefined` when the configuration lists no key (an upload-only or
+ * cluster-endpoint-only setup): a source that is not configured is not a failing source, and must
+ * not report "JWKS has no keys" on every run. Text that is not an empty key set still gives the
+ * source, so that a malformed value is reported.
+ */
+export function configKeysSourceIfAny(jwksJson: string | undefined): KeySource | undefined {
+  if (jwksJson === undefined || jwksJson.trim() === '') return undefined;
+  try {
+    const value = JSON.parse(jwksJson) as { keys?: unknown };
+    if (Array.isArray(value.keys) && value.keys.length === 0) return undefined;
+  } catch {
+    // Reported by the source itself.
+  }
+  return configKeysSource(jwksJson);
 }
 
 function addPublicOnly(reading: SourceReading, result: { keys: ParsedKey[]; problems: KeyProblem[] }): void {

@@ -3,7 +3,7 @@
  * the conditional writes that serialise concurrent syncs.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /** An object as read back, with its entity tag and the headers it is served with. */
@@ -34,6 +34,14 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Keys under a prefix with their sizes in bytes as the listing gives them, sorted by key. */
+  listEntries(prefix: string): Promise<ListedObject[]>;
+}
+
+/** One object of a listing: its key and its size, known before anything is downloaded. */
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
 }
 
 /** A conditional write lost a race: someone else changed the object first. */
@@ -106,6 +114,15 @@ export class FileObjectStore implements ObjectStore {
     };
     await walk(this.root);
     return keys.filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  async listEntries(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    for (const key of await this.list(prefix)) {
+      const info = await stat(this.pathOf(key)).catch(() => undefined);
+      if (info) out.push({ key, size: info.size });
+    }
+    return out;
   }
 
   private pathOf(key: string): string {

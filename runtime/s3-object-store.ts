@@ -1,6 +1,6 @@
 /** The {@link ObjectStore} port on Amazon S3 (or any endpoint `AWS_ENDPOINT_URL` names, such as moto). */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { ObjectStore, PreconditionFailed, PutOptions, StoredObject } from './object-store';
+import { ListedObject, ObjectStore, PreconditionFailed, PutOptions, StoredObject } from './object-store';
 
 /** One bucket through the AWS SDK v3. */
 export class S3ObjectStore implements ObjectStore {
@@ -43,14 +43,18 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listEntries(prefix)).map((entry) => entry.key);
+  }
+
+  async listEntries(prefix: string): Promise<ListedObject[]> {
+    const entries: ListedObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+      for (const item of page.Contents ?? []) if (item.Key) entries.push({ key: item.Key, size: item.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys.sort();
+    return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }
 

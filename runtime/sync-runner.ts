@@ -102,7 +102,7 @@ async function attempt(deps: SyncDependencies, settings: SyncSettings): Promise<
 
   const paths = documentPaths(settings.issuer);
   const current: Record<string, StoredDocument | undefined> = {};
-  for (const key of [paths.jwksKey, paths.discoveryKey]) current[key] = await deps.documents.get(key);
+  for (const key of [paths.jwksKey, paths.jwksAliasKey, paths.discoveryKey]) current[key] = await deps.documents.get(key);
 
   const plan = planSync({
     issuer: settings.issuer,
@@ -116,15 +116,16 @@ async function attempt(deps: SyncDependencies, settings: SyncSettings): Promise<
     current,
   });
   const sourcesRead = deps.sources.map((source) => source.id);
-  if (plan.outcome === 'failed') return { outcome: 'failed', failureReason: plan.failureReason, plan, sourcesRead, privateKeyInputs, lastPublishedAt: previous?.lastPublishedAt };
 
-  // JWKS first: a discovery document must never advertise a key set that is not there yet.
+  // JWKS first (both copies): a discovery document must never advertise a key set that is not
+  // there yet. A failed run writes only the restored copies of documents someone else changed.
   for (const write of plan.writes) {
     await deps.documents.put(write.key, write.body, { contentType: write.contentType, cacheControl: write.cacheControl });
   }
   // Invalidate before saving the state: the state records what was invalidated, so a failed
   // invalidation leaves the record behind and the next run tries again.
   if (plan.invalidationPaths.length > 0 && deps.invalidate) await deps.invalidate(plan.invalidationPaths);
+  if (plan.outcome === 'failed') return { outcome: 'failed', failureReason: plan.failureReason, plan, sourcesRead, privateKeyInputs, lastPublishedAt: previous?.lastPublishedAt };
   if (plan.stateChanged) {
     await deps.privateStore.put(settings.stateKey, serializeRotationState(plan.nextState), {
       contentType: 'application/json',
@@ -142,12 +143,24 @@ async function announce(deps: SyncDependencies, settings: SyncSettings, report: 
     if (plan.addedKids.length > 0) messages.push(`New signing key(s) published for ${settings.issuer}: ${plan.addedKids.join(', ')}. If you did not add them, revoke them now (\`kube-oidc keys revoke KID\`).`);
     if (plan.revokedKids.length > 0) messages.push(`Revoked key(s) removed from ${settings.issuer}: ${plan.revokedKids.join(', ')}.`);
   }
+  if (plan && plan.kidConflicts.length > 0) {
+    const lines = plan.kidConflicts.map((conflict) => conflict.bound
+      ? `- kid ${conflict.kid}: other key material offered by ${conflict.sources.join(', ')}; refused, the published key stays.`
+      : `- kid ${conflict.kid}: offered with different key material by ${conflict.sources.join(', ')}; neither is published.`);
+    messages.push(`kid_conflict: key material was offered under a kid bound to other material, for ${settings.issuer}:\n${lines.join('\n')}\nA kid never changes its key: someone may be trying to substitute a signing key. Find who wrote these objects and remove them.`);
+  }
+  if (plan && plan.tamperedDocuments.length > 0) {
+    messages.push(`documents_tampered: published document(s) of ${settings.issuer} were changed by someone other than the sync: ${plan.tamperedDocuments.join(', ')}. The sync wrote its own version back${report.outcome === 'failed' && plan.writes.length === 0 ? ' (not this run: it could not rebuild it)' : ''}. Check the documents bucket's access logs and policy.`);
+  }
+  const tooMany = plan?.problems.find((problem) => problem.code === 'too_many_keys');
+  if (tooMany) messages.push(`${tooMany.reason}. Nothing was published for ${settings.issuer}; the last good documents stay.`);
   if (report.privateKeyInputs.length > 0) {
     messages.push(`Private key material was found and refused in: ${report.privateKeyInputs.join(', ')}. Delete it, and treat the key as leaked: rotate it.`);
   }
   if (messages.length === 0) return;
   try {
-    await deps.notify(`kube-oidc: key changes for ${settings.issuer}`.slice(0, 99), messages.join('\n\n'));
+    const alarming = (plan?.kidConflicts.length ?? 0) > 0 || (plan?.tamperedDocuments.length ?? 0) > 0;
+    await deps.notify(`kube-oidc: ${alarming ? 'SECURITY ' : ''}key changes for ${settings.issuer}`.slice(0, 99), messages.join('\n\n'));
   } catch {
     // The metric and the log line still carry the news; a notification failure must not fail the sync.
   }

@@ -9,7 +9,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { cloudFrontInvalidator, snsNotifier } from '../../runtime/aws-notifications';
 import { createS3Client } from '../../runtime/aws-clients';
-import { clusterJwksSource, configKeysSource, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
+import { clusterJwksSource, configKeysSourceIfAny, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
 import { S3ObjectStore } from '../../runtime/s3-object-store';
 import { runSync, SYNC_DEFAULTS, SyncDependencies, SyncReport, SyncSettings } from '../../runtime/sync-runner';
 import { logWithMetrics } from '../../runtime/telemetry';
@@ -45,8 +45,8 @@ function keySources(): KeySource[] {
   const sources: KeySource[] = [];
   const keyPrefix = process.env.KEY_PREFIX ?? SYNC_DEFAULTS.keyPrefix;
   if (keyPrefix !== '') sources.push(uploadedKeysSource(privateStore, keyPrefix));
-  const configJwks = optionalEnv('CONFIG_JWKS');
-  if (configJwks) sources.push(configKeysSource(configJwks));
+  const config = configKeysSourceIfAny(optionalEnv('CONFIG_JWKS'));
+  if (config) sources.push(config);
   const clusterUrl = optionalEnv('CLUSTER_JWKS_URL');
   if (clusterUrl) {
     sources.push(clusterJwksSource({ url: clusterUrl, caPem: optionalEnv('CLUSTER_CA_BUNDLE'), bearerToken: bearerTokenReader() }));
@@ -92,6 +92,8 @@ export async function handler(event: unknown): Promise<SyncReport> {
       [SYNC_METRICS.newKids]: { value: failed ? 0 : plan?.addedKids.length ?? 0, unit: 'Count' },
       [SYNC_METRICS.refusedPrivateKeys]: { value: report.privateKeyInputs.length, unit: 'Count' },
       [SYNC_METRICS.failedSources]: { value: plan?.failedSources.length ?? 0, unit: 'Count' },
+      [SYNC_METRICS.kidConflicts]: { value: plan?.kidConflicts.length ?? 0, unit: 'Count' },
+      [SYNC_METRICS.documentsTampered]: { value: plan?.tamperedDocuments.length ?? 0, unit: 'Count' },
       // A successful run confirms the documents are current; a failed one leaves them as old as their last change.
       [SYNC_METRICS.secondsSinceLastPublish]: { value: failed && report.lastPublishedAt !== undefined ? now - report.lastPublishedAt : 0, unit: 'Seconds' },
     },
@@ -108,6 +110,8 @@ export async function handler(event: unknown): Promise<SyncReport> {
       retiredKids: plan?.retiredKids,
       revokedKids: plan?.revokedKids,
       problems: plan?.problems,
+      kidConflicts: plan?.kidConflicts,
+      tamperedDocuments: plan?.tamperedDocuments,
       invalidated: plan?.invalidationPaths,
       attempts: report.attempts,
       durationMs: report.durationMs,

@@ -58,6 +58,14 @@ export class OperationsDashboard extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
+        title: 'Security: kid conflicts (refused key substitutions), documents changed by others (restored)',
+        left: [
+          sync(SYNC_METRICS.kidConflicts, 'Maximum', 'kid conflicts'),
+          sync(SYNC_METRICS.documentsTampered, 'Sum', 'tampered documents'),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
         title: 'Seconds the documents have gone unconfirmed (0 while runs succeed)',
         left: [sync(SYNC_METRICS.secondsSinceLastPublish, 'Maximum', 'seconds')],
         width: 8,

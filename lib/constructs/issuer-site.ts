@@ -1,4 +1,4 @@
-import { Annotations, Aws, CfnCondition, CfnResource, Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnCondition, CfnResource, Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { IDependable } from 'constructs';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -67,7 +67,36 @@ export interface IssuerSiteProps {
    * @default Duration.days(365)
    */
   readonly accessLogExpiration?: Duration;
+  /**
+   * Break-glass principals (IAM role or user ARNs) that may write or delete objects in the
+   * documents bucket besides the JWKS sync's role ({@link IssuerSite.allowDocumentWriter}). Every
+   * other principal of the account is denied by the bucket policy, whatever its IAM policies say:
+   * whoever can write the JWKS can mint tokens for every role. A principal named here still needs
+   * its own IAM permission to write, and the sync restores (and alarms on) whatever it writes
+   * that the sync did not.
+   * @default - none: only the sync writes the documents
+   */
+  readonly documentWriterArns?: readonly string[];
+  /**
+   * How long, in seconds, CloudFront caches an error answer of the origin (400, 403, 404, 405,
+   * 414, 500, 501, 502, 503, 504) for a document before asking the origin again.
+   *
+   * The default is 0: an error is never cached. CloudFront's own default is 10 s per edge
+   * location, so a transient 403/404 (the minutes after the first deployment, before the first
+   * sync run; an object being restored) or a 5xx from S3 would be served to AWS STS and verifiers
+   * for 10 s more after the documents are back, failing `AssumeRoleWithWebIdentity` for pods near
+   * that edge. Caching an error buys nothing here: the two documents are tiny, their readers (STS,
+   * verifiers) ask rarely, S3 answers at any such rate, and an error for a path that is not a
+   * document is as cheap to recompute. (While an origin answers 5xx, CloudFront keeps serving a
+   * document it still holds in cache, whatever this value.) Raise it only to shield the origin
+   * from a flood of requests during an origin outage.
+   * @default 0
+   */
+  readonly errorCachingTtlSeconds?: number;
 }
+
+/** Origin error codes CloudFront caches, whose caching time the distribution sets (416 is never cached). */
+export const CACHED_ERROR_STATUS_CODES = [400, 403, 404, 405, 414, 500, 501, 502, 503, 504] as const;
 
 /**
  * The public face of the issuer: a documents bucket holding nothing but the discovery document
@@ -88,7 +117,9 @@ export class IssuerSite extends Construct {
   readonly discoveryKey: string;
   /** Object key of the JWKS in the documents bucket. */
   readonly jwksKey: string;
-  /** Holds only the two public documents. */
+  /** Object key of the JWKS copy at `/.well-known/jwks.json` (same bytes, written by the sync too). */
+  readonly jwksAliasKey: string;
+  /** Holds only the public documents. */
   readonly documentsBucket: s3.Bucket;
   /** Holds uploaded keys, rotation state and the deny list; never readable by CloudFront. */
   readonly privateBucket: s3.Bucket;
@@ -101,8 +132,16 @@ export class IssuerSite extends Construct {
   /** Resources the issuer needs before IAM can reach it: the distribution and its DNS records. */
   readonly reachableVia: IDependable[];
 
+  /** Principals exempt from the documents bucket's write deny: the sync's role and break-glass ARNs. */
+  private readonly documentWriters: string[] = [];
+
   constructor(scope: Construct, id: string, props: IssuerSiteProps = {}) {
     super(scope, id);
+    const errorCachingTtlSeconds = props.errorCachingTtlSeconds ?? 0;
+    if (!Number.isInteger(errorCachingTtlSeconds) || errorCachingTtlSeconds < 0 || errorCachingTtlSeconds > 31_536_000) {
+      throw new Error(`IssuerSite errorCachingTtlSeconds must be a whole number of seconds from 0 to 31536000, got ${errorCachingTtlSeconds}`);
+    }
+    this.documentWriters.push(...(props.documentWriterArns ?? []));
     // Server access logs must be granted by bucket policy, never by ACL (the buckets enforce
     // BucketOwnerEnforced), whatever the app's feature flags say.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
@@ -174,6 +213,7 @@ export class IssuerSite extends Construct {
         responseHeadersPolicy,
         compress: true,
       },
+      errorResponses: CACHED_ERROR_STATUS_CODES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(errorCachingTtlSeconds) })),
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
       ...(custom ? {
@@ -204,13 +244,32 @@ export class IssuerSite extends Construct {
     this.jwksUri = paths.jwksUri;
     this.discoveryKey = paths.discoveryKey;
     this.jwksKey = paths.jwksKey;
+    this.jwksAliasKey = paths.jwksAliasKey;
 
     this.documentsBucket.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'CloudFrontReadsOnlyTheDiscoveryDocuments',
       principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
       actions: ['s3:GetObject'],
-      resources: [this.documentsBucket.arnForObjects(this.discoveryKey), this.documentsBucket.arnForObjects(this.jwksKey)],
+      resources: [this.discoveryKey, this.jwksKey, this.jwksAliasKey].map((key) => this.documentsBucket.arnForObjects(key)),
       conditions: { StringEquals: { 'AWS:SourceArn': this.distributionArn } },
+    }));
+    // Only the owner of the documents (the sync) and named break-glass principals change them.
+    // Writers are collected until synthesis: the sync's role is created after the site.
+    this.documentsBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'OnlyTheSyncWritesTheDocuments',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: DOCUMENT_WRITE_ACTIONS,
+      resources: [this.documentsBucket.arnForObjects('*')],
+      conditions: {
+        ArnNotEquals: {
+          'aws:PrincipalArn': Lazy.list({
+            // With no writer registered nobody is exempt: the placeholder is longer than IAM allows
+            // a role name (64 characters), so it can never match a principal.
+            produce: () => (this.documentWriters.length > 0 ? [...new Set(this.documentWriters)] : [`arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${NO_DOCUMENT_WRITER}`]),
+          }),
+        },
+      },
     }));
 
     this.reachableVia = [this.distribution];
@@ -224,6 +283,14 @@ export class IssuerSite extends Construct {
 
     this.addCloudFrontAccessLogs();
     this.retainIssuer(!custom);
+  }
+
+  /**
+   * Exempts a principal from the documents bucket's write deny: the JWKS sync's role (the
+   * documents' owner). Its IAM policy must still grant the writes, on the exact keys.
+   */
+  allowDocumentWriter(principal: iam.IRole | string): void {
+    this.documentWriters.push(typeof principal === 'string' ? principal : principal.roleArn);
   }
 
   /**
@@ -301,6 +368,13 @@ export class IssuerSite extends Construct {
     this.documentsBucket.policy?.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
 }
+
+const NO_DOCUMENT_WRITER = 'kube-oidc-no-document-writer-registered-a-name-longer-than-iam-allows';
+
+/** Object writes and deletes the documents bucket denies to all but the documents' writers. */
+export const DOCUMENT_WRITE_ACTIONS = [
+  's3:PutObject', 's3:PutObjectAcl', 's3:PutObjectVersionAcl', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:ReplicateObject', 's3:ReplicateDelete',
+];
 
 /** Protections shared by every bucket of the site. */
 function privateBucketDefaults(): s3.BucketProps {

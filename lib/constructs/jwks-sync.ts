@@ -14,6 +14,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import { documentPaths } from '../../core/documents';
 import type { JwksDocument } from '../../core/documents';
 import { SYNC_METRICS } from '../../core/metrics';
 import { acknowledgeNag } from '../private/nag';
@@ -58,8 +59,11 @@ export interface JwksSyncProps {
   /** The issuer URL (may be a deploy-time token). */
   readonly issuerUrl: string;
   readonly documentsBucket: s3.IBucket;
-  /** The two document keys the sync may write. */
-  readonly documentKeys: { readonly discoveryKey: string; readonly jwksKey: string };
+  /**
+   * The document keys the sync may write: the discovery document, the JWKS and its
+   * `/.well-known/jwks.json` copy (derived from the issuer when not given).
+   */
+  readonly documentKeys: { readonly discoveryKey: string; readonly jwksKey: string; readonly jwksAliasKey?: string };
   readonly privateBucket: s3.IBucket;
   /** The distribution to invalidate after a change. */
   readonly distributionId: string;
@@ -142,6 +146,8 @@ export class JwksSync extends Construct {
     readonly newKids: cloudwatch.Alarm;
     readonly refusedPrivateKeys: cloudwatch.Alarm;
     readonly sourceFailing: cloudwatch.Alarm;
+    readonly kidConflict: cloudwatch.Alarm;
+    readonly documentsTampered: cloudwatch.Alarm;
   };
 
   constructor(scope: Construct, id: string, props: JwksSyncProps) {
@@ -227,7 +233,8 @@ export class JwksSync extends Construct {
     const layout = PRIVATE_BUCKET_LAYOUT;
     const privateReads = [layout.stateKey, layout.denyListKey].map((key) => props.privateBucket.arnForObjects(key));
     if (uploadsEnabled) privateReads.push(props.privateBucket.arnForObjects(`${layout.keyPrefix}*`));
-    const documents = [props.documentKeys.discoveryKey, props.documentKeys.jwksKey].map((key) => props.documentsBucket.arnForObjects(key));
+    const jwksAliasKey = props.documentKeys.jwksAliasKey ?? documentPaths(props.issuerUrl).jwksAliasKey;
+    const documents = [props.documentKeys.discoveryKey, props.documentKeys.jwksKey, jwksAliasKey].map((key) => props.documentsBucket.arnForObjects(key));
 
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReadKeysStateAndDenyList',
@@ -245,7 +252,7 @@ export class JwksSync extends Construct {
         'Operators upload keys under any name below keys/; the sync reads that prefix only.');
     }
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'WriteTheTwoDocumentsAndState',
+      sid: 'WriteTheDocumentsAndState',
       actions: ['s3:PutObject'],
       resources: [...documents, props.privateBucket.arnForObjects(layout.stateKey)],
     }));
@@ -259,6 +266,14 @@ export class JwksSync extends Construct {
       actions: ['sns:Publish'],
       resources: [props.alarmTopic.topicArn],
     }));
+    if (props.alarmTopic.masterKey) {
+      // Publishing to an encrypted topic: SNS asks KMS for a data key on the publisher's behalf.
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'EncryptAnnouncementsWithTheTopicKey',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.alarmTopic.masterKey.keyArn],
+      }));
+    }
     const endpoint = props.clusterJwks;
     if (endpoint?.tokenSecret) {
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -373,12 +388,28 @@ export class JwksSync extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [errors, failedRun, stale, refusedPrivateKeys, sourceFailing]) {
+    const kidConflict = new cloudwatch.Alarm(this, 'KidConflictAlarm', {
+      alarmDescription: 'Key material was offered under a kid already bound to other material (or one new kid with two materials) and refused: someone may be substituting a signing key. Find who wrote the objects named in the alarm-topic message and remove them.',
+      metric: metric(SYNC_METRICS.kidConflicts, 'Maximum'),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const documentsTampered = new cloudwatch.Alarm(this, 'DocumentsTamperedAlarm', {
+      alarmDescription: 'A published document was changed by someone other than the sync (and restored): check the documents bucket\'s access logs and policy.',
+      metric: metric(SYNC_METRICS.documentsTampered, 'Sum'),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [errors, failedRun, stale, refusedPrivateKeys, sourceFailing, kidConflict, documentsTampered]) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
     newKids.addAlarmAction(action);
-    return { errors, failedRun, stale, newKids, refusedPrivateKeys, sourceFailing };
+    return { errors, failedRun, stale, newKids, refusedPrivateKeys, sourceFailing, kidConflict, documentsTampered };
   }
 
   private logicalIdOf(bucket: s3.IBucket): string {

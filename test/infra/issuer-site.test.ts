@@ -1,9 +1,10 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import type { Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
+import { CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, IssuerSite, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
+import { CONFIG_DEFAULTS } from '../../core/config-schema';
 import { CUSTOM_ISSUER, defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
 
@@ -70,7 +71,7 @@ describe('IssuerSite buckets', () => {
 
 describe('IssuerSite CloudFront access to the documents', () => {
   test.each([['custom domain', () => custom], ['default domain', () => defaultDomain]])(
-    'with a %s, only this distribution reads only the two document keys',
+    'with a %s, only this distribution reads only the three document keys',
     (_, synthesized) => {
       const { stack, template } = synthesized();
       const documentsId = logicalId(stack, stack.issuerSite.documentsBucket);
@@ -82,7 +83,11 @@ describe('IssuerSite CloudFront access to the documents', () => {
         Effect: 'Allow',
         Principal: { Service: 'cloudfront.amazonaws.com' },
         Action: 's3:GetObject',
-        Resource: [objectArn(documentsId, `${prefix}.well-known/openid-configuration`), objectArn(documentsId, `${prefix}openid/v1/jwks`)],
+        Resource: [
+          objectArn(documentsId, `${prefix}.well-known/jwks.json`),
+          objectArn(documentsId, `${prefix}.well-known/openid-configuration`),
+          objectArn(documentsId, `${prefix}openid/v1/jwks`),
+        ],
         Condition: { StringEquals: { 'AWS:SourceArn': expect.objectContaining({ 'Fn::Join': ['', expect.arrayContaining([{ Ref: distributionId }])] }) } },
       }]);
       const sourceArn = JSON.stringify((cloudFrontStatements[0].Condition as Json).StringEquals);
@@ -276,6 +281,61 @@ test('the private bucket layout matches docs/architecture.md', () => {
     denyListKey: 'control/deny-list.json',
     statePrefix: 'state/',
     stateKey: 'state/rotation.json',
+  });
+});
+
+describe('IssuerSite documents bucket and error caching (issue 12 §3, §5)', () => {
+  const siteTemplate = (props: ConstructorParameters<typeof IssuerSite>[2] = {}, writer?: string) => {
+    const stack = new Stack(new App(), 'Bare', { env: { account: '123456789012', region: 'us-east-1' } });
+    const site = new IssuerSite(stack, 'Site', props);
+    if (writer) site.allowDocumentWriter(writer);
+    return { stack, site, template: Template.fromStack(stack) };
+  };
+  const denyOf = (template: Template, stack: Stack, site: IssuerSite) => bucketPolicyStatements(template, stack.getLogicalId(site.documentsBucket.node.defaultChild as CfnElement))
+    .find((statement) => statement.Sid === 'OnlyTheSyncWritesTheDocuments');
+
+  test('break-glass documentWriterArns and registered writers are the only exceptions to the write deny', () => {
+    const breakGlass = 'arn:aws:iam::123456789012:role/BreakGlass';
+    const sync = 'arn:aws:iam::123456789012:role/Sync';
+    const { stack, site, template } = siteTemplate({ documentWriterArns: [breakGlass] }, sync);
+    expect(denyOf(template, stack, site)).toMatchObject({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: expect.arrayContaining(['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectAcl']),
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, sync] } },
+    });
+  });
+
+  test('with no writer at all, nobody is exempt (the placeholder cannot be a role name)', () => {
+    const { stack, site, template } = siteTemplate();
+    const exempt = JSON.stringify((denyOf(template, stack, site)?.Condition as Json).ArnNotEquals);
+    expect(exempt).toContain(':role/kube-oidc-no-document-writer-registered');
+    expect(/:role\/([^"]+)/.exec(exempt)![1].length).toBeGreaterThan(64);
+  });
+
+  test('CloudFront caches no origin error by default: every cached 4xx/5xx code has an error caching TTL of 0', () => {
+    const errorResponses = (template: Template) => (Object.values(resourcesOf(template, 'AWS::CloudFront::Distribution'))[0].Properties as { DistributionConfig: { CustomErrorResponses: Json[] } })
+      .DistributionConfig.CustomErrorResponses;
+    const codes = [400, 403, 404, 405, 414, 500, 501, 502, 503, 504];
+    expect(errorResponses(siteTemplate().template)).toEqual(codes.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })));
+    expect(errorResponses(siteTemplate({ errorCachingTtlSeconds: 5 }).template)).toEqual(codes.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 5 })));
+    for (const bad of [-1, 1.5, 31_536_001]) expect(() => siteTemplate({ errorCachingTtlSeconds: bad })).toThrow(/errorCachingTtlSeconds/);
+  });
+
+  test('the cluster stacks take it, and the break-glass writers, from the configuration', () => {
+    const ttl = CONFIG_DEFAULTS.errorCachingTtlSeconds;
+    for (const { template } of [custom, defaultDomain]) {
+      template.hasResourceProperties('AWS::CloudFront::Distribution', {
+        DistributionConfig: Match.objectLike({ CustomErrorResponses: Match.arrayWith([{ ErrorCode: 403, ErrorCachingMinTTL: ttl }, { ErrorCode: 404, ErrorCachingMinTTL: ttl }]) }),
+      });
+    }
+    const breakGlass = 'arn:aws:iam::123456789012:role/BreakGlass';
+    const { stack, template } = synthCluster({ ...fullCluster(), issuerSite: { documentWriterArns: [breakGlass], errorCachingTtlSeconds: 30 } });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ CustomErrorResponses: Match.arrayWith([{ ErrorCode: 503, ErrorCachingMinTTL: 30 }]) }),
+    });
+    const deny = bucketPolicyStatements(template, logicalId(stack, stack.issuerSite.documentsBucket)).find((statement) => statement.Sid === 'OnlyTheSyncWritesTheDocuments');
+    expect(deny?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, { 'Fn::GetAtt': [logicalId(stack, stack.jwksSync.role), 'Arn'] }] } });
   });
 });
 

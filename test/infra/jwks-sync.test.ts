@@ -12,7 +12,7 @@ const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getL
 const getAtt = (id: string, attribute: string) => ({ 'Fn::GetAtt': [id, attribute] });
 const objectArn = (bucketId: string, key: string) => ({ 'Fn::Join': ['', [getAtt(bucketId, 'Arn'), `/${key}`]] });
 
-interface Ids { fn: string; role: string; logs: string; documents: string; private: string; distribution: string; topic: string }
+interface Ids { fn: string; role: string; logs: string; documents: string; private: string; distribution: string; topic: string; topicKey: string }
 function idsOf({ stack }: SynthesizedCluster): Ids {
   return {
     fn: logicalId(stack, stack.jwksSync.function),
@@ -22,6 +22,7 @@ function idsOf({ stack }: SynthesizedCluster): Ids {
     private: logicalId(stack, stack.issuerSite.privateBucket),
     distribution: logicalId(stack, stack.issuerSite.distribution),
     topic: logicalId(stack, stack.alarms.topic),
+    topicKey: logicalId(stack, stack.alarms.key),
   };
 }
 
@@ -165,7 +166,7 @@ describe('JwksSync triggers', () => {
 });
 
 describe('JwksSync IAM: exact objects only', () => {
-  test('the role policy grants exactly: read keys/state/deny list/documents, list keys/, write the two documents and state, invalidate, publish, read its secret', () => {
+  test('the role policy grants exactly: read keys/state/deny list/documents, list keys/, write the three documents and state, invalidate, publish (with the topic key), read its secret', () => {
     const ids = idsOf(full);
     expect(syncStatements(full)).toEqual([
       { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(ids.logs, 'Arn') },
@@ -174,6 +175,7 @@ describe('JwksSync IAM: exact objects only', () => {
         Effect: 'Allow',
         Action: 's3:GetObject',
         Resource: [
+          objectArn(ids.documents, 'cluster-a/.well-known/jwks.json'),
           objectArn(ids.documents, 'cluster-a/.well-known/openid-configuration'),
           objectArn(ids.documents, 'cluster-a/openid/v1/jwks'),
           objectArn(ids.private, 'control/deny-list.json'),
@@ -189,10 +191,11 @@ describe('JwksSync IAM: exact objects only', () => {
         Condition: { StringLike: { 's3:prefix': ['keys/', 'keys/*'] } },
       },
       {
-        Sid: 'WriteTheTwoDocumentsAndState',
+        Sid: 'WriteTheDocumentsAndState',
         Effect: 'Allow',
         Action: 's3:PutObject',
         Resource: [
+          objectArn(ids.documents, 'cluster-a/.well-known/jwks.json'),
           objectArn(ids.documents, 'cluster-a/.well-known/openid-configuration'),
           objectArn(ids.documents, 'cluster-a/openid/v1/jwks'),
           objectArn(ids.private, 'state/rotation.json'),
@@ -205,6 +208,7 @@ describe('JwksSync IAM: exact objects only', () => {
         Resource: { 'Fn::Join': ['', ['arn:aws:cloudfront::123456789012:distribution/', { Ref: ids.distribution }]] },
       },
       { Sid: 'AnnounceOnTheAlarmTopic', Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: ids.topic } },
+      { Sid: 'EncryptAnnouncementsWithTheTopicKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: getAtt(ids.topicKey, 'Arn') },
       { Sid: 'ReadTheClusterTokenSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: SECRET_ARN },
     ]);
   });
@@ -292,13 +296,41 @@ describe('private bucket guard', () => {
   });
 });
 
+describe('documents bucket guard (issue 12 §3)', () => {
+  const documentsStatements = (s: SynthesizedCluster): Json[] => {
+    const bucketId = idsOf(s).documents;
+    const policy = Object.values(resourcesOf(s.template, 'AWS::S3::BucketPolicy'))
+      .find((p) => JSON.stringify((p.Properties as Json).Bucket) === JSON.stringify({ Ref: bucketId }));
+    return ((policy!.Properties as Json).PolicyDocument as { Statement: Json[] }).Statement;
+  };
+
+  test('object writes and deletes are denied to every principal but the sync role', () => {
+    for (const s of [full, defaultDomain]) {
+      const ids = idsOf(s);
+      expect(documentsStatements(s)).toContainEqual({
+        Sid: 'OnlyTheSyncWritesTheDocuments',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObject', 's3:PutObjectAcl', 's3:PutObjectVersionAcl', 's3:ReplicateDelete', 's3:ReplicateObject'],
+        Resource: { 'Fn::Join': ['', [getAtt(ids.documents, 'Arn'), '/*']] },
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': [getAtt(ids.role, 'Arn')] } },
+      });
+      // Nobody is granted writes by the bucket policy: the sync writes through its role policy, on exact keys.
+      expect(documentsStatements(s).filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Action).match(/Put|Delete/))).toEqual([]);
+    }
+  });
+});
+
 describe('JwksSync alarms', () => {
   const alarmsOf = (s: SynthesizedCluster) => Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties as Json);
 
   test('failed runs, staleness, new kids, refused private keys and a persistently failing source are alarmed from the handler\'s EMF metrics, to the alarm topic', () => {
     const topic = { Ref: idsOf(full).topic };
     const byMetric = Object.fromEntries(alarmsOf(full).filter((a) => a.Namespace === 'KubeOidc/prod').map((a) => [a.MetricName, a]));
-    expect(Object.keys(byMetric).sort()).toEqual([SYNC_METRICS.newKids, SYNC_METRICS.refusedPrivateKeys, SYNC_METRICS.secondsSinceLastPublish, SYNC_METRICS.outcome, SYNC_METRICS.failedSources].sort());
+    expect(Object.keys(byMetric).sort()).toEqual(Object.values(SYNC_METRICS).filter((name) => name !== SYNC_METRICS.publishedKeyCount).sort());
+    // A refused key substitution and a document changed by someone else each have their own alarm, to the topic.
+    expect(byMetric.KidConflicts).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0, EvaluationPeriods: 1, TreatMissingData: 'notBreaching', AlarmActions: [topic], OKActions: [topic] });
+    expect(byMetric.DocumentsTampered).toMatchObject({ Statistic: 'Sum', ComparisonOperator: 'GreaterThanThreshold', Threshold: 0, EvaluationPeriods: 1, AlarmActions: [topic], OKActions: [topic] });
     expect(byMetric.FailedSources).toMatchObject({ Statistic: 'Minimum', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 1, EvaluationPeriods: 3, AlarmActions: [topic], OKActions: [topic] });
     expect(byMetric.RefusedPrivateKeys).toMatchObject({ Statistic: 'Sum', ComparisonOperator: 'GreaterThanThreshold', Threshold: 0, AlarmActions: [topic] });
     expect(byMetric.SyncOutcome).toMatchObject({

@@ -85,3 +85,25 @@ it('reports a failed run with outcome 0 when the deny list is unreadable, and wr
     await privateStore.delete('control/deny-list.json');
   }
 });
+
+it('with an upload-only configuration (no config keys) reads no config source and reports no problem for it', async () => {
+  const previous = process.env.CONFIG_JWKS;
+  // What the stack passes when the cluster config lists no key: an empty key set.
+  process.env.CONFIG_JWKS = '{"keys":[]}';
+  let uploadOnly!: (event: unknown) => Promise<SyncReport>;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    uploadOnly = require('../../lambda/jwks-sync/index').handler;
+  });
+  try {
+    const { result, lines } = await captureStdout(() => uploadOnly({}));
+    expect(result.outcome).not.toBe('failed');
+    expect(result.sourcesRead).toEqual(['upload']);
+    expect(result.plan?.problems).toEqual([]);
+    const line = JSON.parse(lines.find((l) => l.includes('jwks sync run'))!);
+    expect(JSON.stringify(line.problems)).not.toContain('cluster configuration');
+    expect(line[SYNC_METRICS.failedSources]).toBe(0);
+  } finally {
+    process.env.CONFIG_JWKS = previous;
+  }
+});

@@ -6,10 +6,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { CloudFrontClient, CreateDistributionCommand, ListInvalidationsCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { parseKeyMaterial } from '../../core/keys';
 import { buildJwks, serializeJwks } from '../../core/documents';
 import { parseRotationState } from '../../core/rotation';
-import { cloudFrontInvalidator } from '../../runtime/aws-notifications';
+import { cloudFrontInvalidator, snsNotifier } from '../../runtime/aws-notifications';
 import { clusterJwksSource, configKeysSource, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
 import { S3ObjectStore } from '../../runtime/s3-object-store';
 import { runSync, SyncDependencies, SyncSettings } from '../../runtime/sync-runner';
@@ -18,6 +19,7 @@ import { Moto, resetMoto, startMoto } from '../support/moto';
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const JWKS_KEY = 'cluster-a/openid/v1/jwks';
 const DISCOVERY_KEY = 'cluster-a/.well-known/openid-configuration';
+const JWKS_ALIAS_KEY = 'cluster-a/.well-known/jwks.json';
 const settings: SyncSettings = {
   issuer: ISSUER,
   stateKey: 'state/rotation.json',
@@ -117,7 +119,10 @@ describe('first publish and steady state', () => {
       id_token_signing_alg_values_supported: ['RS256'],
     });
     expect(await publishedKids()).toEqual([kidOf(pem)]);
-    expect(await invalidatedPaths()).toEqual([[`/${JWKS_KEY}`, `/${DISCOVERY_KEY}`]]);
+    // The /.well-known/jwks.json copy: same bytes, same headers, invalidated in the same batch.
+    const alias = await documents.get(JWKS_ALIAS_KEY);
+    expect([alias?.body, alias?.contentType, alias?.cacheControl]).toEqual([jwks?.body, 'application/json', 'public, max-age=300']);
+    expect(await invalidatedPaths()).toEqual([[`/${JWKS_KEY}`, `/${JWKS_ALIAS_KEY}`, `/${DISCOVERY_KEY}`]]);
     const stateAfterFirst = await privateStore.get(settings.stateKey);
 
     clock += 300;
@@ -143,7 +148,7 @@ describe('invalidation', () => {
     clock += 60;
     const second = await runSync(deps([upload]), settings);
     expect(second.outcome).toBe('unchanged');
-    expect(await invalidatedPaths()).toEqual([[`/${JWKS_KEY}`, `/${DISCOVERY_KEY}`]]);
+    expect(await invalidatedPaths()).toEqual([[`/${JWKS_KEY}`, `/${JWKS_ALIAS_KEY}`, `/${DISCOVERY_KEY}`]]);
 
     clock += 60;
     await runSync(deps([upload]), settings);
@@ -295,5 +300,109 @@ describe('faults never break the issuer', () => {
     const state = parseRotationState((await privateStore.get(settings.stateKey))!.body);
     expect(Object.keys(state.keys).sort()).toEqual((await publishedKids()).sort());
     expect((await publishedKids()).sort()).toEqual([kidOf(a), kidOf(b)].sort());
+  });
+});
+
+/**
+ * The alarm topic on moto's SNS, with an HTTP subscriber on 127.0.0.1 that records every
+ * notification moto delivers: what an operator's pager would receive.
+ */
+async function alarmTopic(): Promise<{ notify: SyncDependencies['notify']; received: () => Promise<string[]>; close: () => Promise<void> }> {
+  const messages: string[] = [];
+  const subscriber = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+    req.on('end', () => {
+      const parsed = JSON.parse(body) as { Type: string; Subject?: string; Message: string };
+      if (parsed.Type === 'Notification') messages.push(`${parsed.Subject ?? ''}\n${parsed.Message}`);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+  const sns = new SNSClient(moto.clientConfig);
+  const topic = await sns.send(new CreateTopicCommand({ Name: 'alarms' }));
+  await sns.send(new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/` }));
+  return {
+    notify: snsNotifier(sns, topic.TopicArn!),
+    // moto delivers synchronously within Publish; the bounded wait only covers the socket.
+    received: async () => {
+      for (let i = 0; i < 50 && messages.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      return [...messages];
+    },
+    close: () => new Promise((resolve) => subscriber.close(() => resolve())),
+  };
+}
+
+describe('hardening (issue 12)', () => {
+  let topic: Awaited<ReturnType<typeof alarmTopic>>;
+  beforeEach(async () => {
+    topic = await alarmTopic();
+  });
+  afterEach(async () => {
+    await topic.close();
+  });
+
+  it('refuses a different key uploaded under the published kid: the published key stays, kid_conflict names the object and reaches the alarm topic', async () => {
+    const real = rsaPublicPem();
+    await privateStore.put('keys/cluster.pub', real);
+    const upload = uploadedKeysSource(privateStore, 'keys/');
+    await runSync({ ...deps([upload]), notify: topic.notify }, settings);
+    const before = await documents.get(JWKS_KEY);
+
+    // The review's attack: a JWKS sorting before the real key, holding another RSA key under its kid.
+    const intruder = parseKeyMaterial(rsaPublicPem(), 'intruder').keys[0].jwk;
+    await privateStore.put('keys/aa-extra.jwks', JSON.stringify({ keys: [{ ...intruder, kid: kidOf(real) }] }));
+    clock += 60;
+    const report = await runSync({ ...deps([upload]), notify: topic.notify }, settings);
+    expect(report.outcome).toBe('unchanged');
+    expect(report.plan?.addedKids).toEqual([]);
+    expect((await documents.get(JWKS_KEY))?.body).toBe(before?.body);
+    expect((await documents.get(JWKS_KEY))?.body).not.toContain(intruder.n);
+    expect(report.plan?.problems).toContainEqual(expect.objectContaining({ code: 'kid_conflict', source: expect.stringContaining('s3://private-bucket/keys/aa-extra.jwks') }));
+    const alarms = (await topic.received()).join('\n');
+    expect(alarms).toContain('kid_conflict');
+    expect(alarms).toContain('keys/aa-extra.jwks');
+    expect(alarms).toContain(kidOf(real));
+  });
+
+  it('restores a JWKS someone else wrote into the documents bucket, invalidates it and raises documents_tampered on the alarm topic', async () => {
+    const real = rsaPublicPem();
+    await privateStore.put('keys/cluster.pub', real);
+    const upload = uploadedKeysSource(privateStore, 'keys/');
+    await runSync({ ...deps([upload]), notify: topic.notify }, settings);
+    const ours = await documents.get(JWKS_KEY);
+    expect(await topic.received()).toHaveLength(1); // the new-kid announcement
+    const firstInvalidations = (await invalidatedPaths()).length;
+
+    const foreign = serializeJwks(buildJwks(parseKeyMaterial(rsaPublicPem(), 'foreign').keys.map((k) => k.jwk)));
+    await documents.put(JWKS_KEY, foreign, { contentType: 'application/json', cacheControl: 'public, max-age=300' });
+    clock += 60;
+    const report = await runSync({ ...deps([upload]), notify: topic.notify }, settings);
+    expect(report.plan?.tamperedDocuments).toEqual([JWKS_KEY]);
+    expect(report.plan?.problems).toContainEqual(expect.objectContaining({ code: 'documents_tampered', source: JWKS_KEY }));
+    expect((await documents.get(JWKS_KEY))?.body).toBe(ours?.body);
+    const invalidations = await invalidatedPaths();
+    expect(invalidations).toHaveLength(firstInvalidations + 1);
+    expect(invalidations.flat().filter((path) => path === `/${JWKS_KEY}`)).toHaveLength(2);
+    const alarms = (await topic.received()).join('\n');
+    expect(alarms).toContain('documents_tampered');
+    expect(alarms).toContain(JWKS_KEY);
+  });
+
+  it('skips an oversized object under keys/ by its listed size, never downloading it', async () => {
+    const good = rsaPublicPem();
+    await privateStore.put('keys/good.pub', good);
+    await privateStore.put('keys/huge.pub', `${good}${'#'.repeat(300 * 1024)}`);
+    const reads = jest.spyOn(privateStore, 'get');
+    try {
+      const report = await runSync(deps([uploadedKeysSource(privateStore, 'keys/')]), settings);
+      expect(report.outcome).toBe('published');
+      expect(await publishedKids()).toEqual([kidOf(good)]);
+      expect(report.plan?.problems).toContainEqual({ source: 's3://private-bucket/keys/huge.pub', reason: expect.stringMatching(/larger than 262144.*without reading it/) });
+      expect(reads.mock.calls.map(([key]) => key)).toContain('keys/good.pub');
+      expect(reads.mock.calls.map(([key]) => key)).not.toContain('keys/huge.pub');
+    } finally {
+      reads.mockRestore();
+    }
   });
 });

@@ -184,7 +184,7 @@ describe('the bundled sync handler', () => {
     // Only what changed: a new RS256 key changes the JWKS; the discovery document lists algorithms, which did not change.
     const paths = [...invalidation!.body.toString().matchAll(/<Path>([^<]+)<\/Path>/g)].map((match) => match[1]);
     expect(paths).toEqual(result!.plan!.invalidationPaths);
-    expect(paths).toEqual(['/openid/v1/jwks']);
+    expect(paths).toEqual(['/openid/v1/jwks', '/.well-known/jwks.json']);
     expect(publishedKids((await stage.readObject(stage.documentsBucket, 'openid/v1/jwks'))?.body)).toContain(uploadedKey.kid);
 
     const propagationMs = invalidation!.atMs - upload.atMs;
@@ -213,9 +213,10 @@ describe('the bundled sync handler', () => {
     await expect(jwtVerify(token(stranger, ['sts.amazonaws.com']), remote, { issuer: stage.issuer })).rejects.toThrow();
   });
 
-  it('is served like CloudFront with OAC: the two documents with their stored headers and the policy\'s security headers, nothing else', async () => {
+  it('is served like CloudFront with OAC: the discovery document and both JWKS copies with their stored headers and the policy\'s security headers, nothing else', async () => {
     const base = stage.documentServer.origin;
-    for (const documentPath of ['/.well-known/openid-configuration', '/openid/v1/jwks']) {
+    const bodies = new Map<string, string>();
+    for (const documentPath of ['/.well-known/openid-configuration', '/openid/v1/jwks', '/.well-known/jwks.json']) {
       const res = await fetch(`${base}${documentPath}`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/json');
@@ -223,8 +224,10 @@ describe('the bundled sync handler', () => {
       expect(res.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('server')).toBeNull();
-      await res.arrayBuffer();
+      bodies.set(documentPath, await res.text());
     }
+    // OAuth2-Proxy's fallback URL serves the JWKS byte for byte.
+    expect(bodies.get('/.well-known/jwks.json')).toBe(bodies.get('/openid/v1/jwks'));
     for (const other of ['/', '/index.html', '/state/rotation.json', '/keys/rehearsal-rsa.pub', '/openid/v1/jwks/', '/.well-known/openid-configuration.json']) {
       const res = await fetch(`${base}${other}`);
       expect({ path: other, status: res.status }).toEqual({ path: other, status: 403 });
@@ -233,7 +236,7 @@ describe('the bundled sync handler', () => {
     const post = await fetch(`${base}/openid/v1/jwks`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(403);
     const listing = await stage.s3.send(new ListObjectsV2Command({ Bucket: stage.documentsBucket }));
-    expect(listing.Contents?.map((item) => item.Key).sort()).toEqual(['.well-known/openid-configuration', 'openid/v1/jwks']);
+    expect(listing.Contents?.map((item) => item.Key).sort()).toEqual(['.well-known/jwks.json', '.well-known/openid-configuration', 'openid/v1/jwks']);
   });
 });
 

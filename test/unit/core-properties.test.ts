@@ -265,12 +265,14 @@ describe('sync runs', () => {
               expect(plan.stateChanged).toBe(false);
             }
             const writtenKeys = plan.writes.map((write) => write.key);
-            if (writtenKeys.length === 2) expect(writtenKeys).toEqual([PATHS.jwksKey, PATHS.discoveryKey]);
+            // Both JWKS copies before the discovery document, whatever is written.
+            expect(writtenKeys).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey, PATHS.discoveryKey].filter((key) => writtenKeys.includes(key)));
             expect(plan.invalidationPaths).toEqual(writtenKeys.map((key) => `/${key}`));
             for (const write of plan.writes) {
               expectNoPrivateMaterial(write.body);
               documents[write.key] = { body: write.body, contentType: write.contentType, cacheControl: write.cacheControl };
             }
+            expect(documents[PATHS.jwksAliasKey]).toEqual(documents[PATHS.jwksKey]);
             const stateBody = serializeRotationState(plan.nextState);
             expectNoPrivateMaterial(stateBody);
             if (plan.stateChanged) state = parseRotationState(stateBody);

@@ -197,6 +197,8 @@ describe('documentPaths', () => {
       discoveryUrl: 'https://oidc.example.com/.well-known/openid-configuration',
       discoveryKey: '.well-known/openid-configuration',
       jwksKey: 'openid/v1/jwks',
+      jwksAliasUrl: 'https://oidc.example.com/.well-known/jwks.json',
+      jwksAliasKey: '.well-known/jwks.json',
     });
   });
 
@@ -206,6 +208,8 @@ describe('documentPaths', () => {
       discoveryUrl: 'https://oidc.example.com/cluster-a/.well-known/openid-configuration',
       discoveryKey: 'cluster-a/.well-known/openid-configuration',
       jwksKey: 'cluster-a/openid/v1/jwks',
+      jwksAliasUrl: 'https://oidc.example.com/cluster-a/.well-known/jwks.json',
+      jwksAliasKey: 'cluster-a/.well-known/jwks.json',
     });
     expect(documentPaths('https://oidc.example.com/env/prod/cluster-b').jwksKey).toBe('env/prod/cluster-b/openid/v1/jwks');
   });

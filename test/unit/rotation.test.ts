@@ -9,6 +9,7 @@ import { buildDiscovery, buildJwks, documentPaths, serializeDiscovery, serialize
 import { parseKeyMaterial, type ParsedKey, type PublicJwk } from '../../core/keys';
 import {
   documentCacheControl,
+  jwkFingerprint,
   parseRotationState,
   planSync,
   serializeRotationState,
@@ -22,6 +23,7 @@ import {
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const PATHS = documentPaths(ISSUER);
 const JWKS_PATH = `/${PATHS.jwksKey}`;
+const JWKS_ALIAS_PATH = `/${PATHS.jwksAliasKey}`;
 const DISCOVERY_PATH = `/${PATHS.discoveryKey}`;
 const HOUR = 3600;
 const GRACE = 24 * HOUR;
@@ -102,13 +104,14 @@ beforeAll(() => {
 });
 
 describe('first publish', () => {
-  it('writes the JWKS, then the discovery document, and invalidates both paths', () => {
+  it('writes the JWKS and its /.well-known/jwks.json copy, then the discovery document, and invalidates all three paths', () => {
     const bucket = new Bucket();
     const plan = bucket.sync(T0, [listed(UPLOADS, rsa), listed(CLUSTER, ec)]);
     const jwks = buildJwks([rsa.jwk, ec.jwk]);
     expect(plan.outcome).toBe('published');
     expect(plan.writes).toEqual([
       { key: 'cluster-a/openid/v1/jwks', body: serializeJwks(jwks), contentType: 'application/json', cacheControl: 'public, max-age=300' },
+      { key: 'cluster-a/.well-known/jwks.json', body: serializeJwks(jwks), contentType: 'application/json', cacheControl: 'public, max-age=300' },
       {
         key: 'cluster-a/.well-known/openid-configuration',
         body: serializeDiscovery(buildDiscovery(ISSUER, jwks)),
@@ -116,7 +119,7 @@ describe('first publish', () => {
         cacheControl: 'public, max-age=300',
       },
     ]);
-    expect(plan.invalidationPaths).toEqual(['/cluster-a/openid/v1/jwks', '/cluster-a/.well-known/openid-configuration']);
+    expect(plan.invalidationPaths).toEqual(['/cluster-a/openid/v1/jwks', '/cluster-a/.well-known/jwks.json', '/cluster-a/.well-known/openid-configuration']);
     expect(plan.addedKids).toEqual(kids(rsa, ec));
     expect(plan.publishedKids).toEqual(kids(rsa, ec));
     expect(plan.failedSources).toEqual([]);
@@ -136,21 +139,24 @@ describe('first publish', () => {
       },
       invalidated: {
         'cluster-a/openid/v1/jwks': expect.stringMatching(/^[0-9a-f]{64}$/),
+        'cluster-a/.well-known/jwks.json': expect.stringMatching(/^[0-9a-f]{64}$/),
         'cluster-a/.well-known/openid-configuration': expect.stringMatching(/^[0-9a-f]{64}$/),
       },
+      written: plan.nextState.invalidated,
+      boundKids: { [rsa.jwk.kid]: jwkFingerprint(rsa.jwk), [ec.jwk.kid]: jwkFingerprint(ec.jwk) },
     });
   });
 
   it('invalidates again on the next run when the state could not record the invalidation', () => {
     const bucket = new Bucket();
     const first = bucket.sync(T0, [listed(UPLOADS, rsa)]);
-    expect(first.invalidationPaths).toHaveLength(2);
+    expect(first.invalidationPaths).toHaveLength(3);
     // The documents were written, but the run died before saving the state (invalidation failed).
     bucket.state = undefined;
     const retried = planSync({ issuer: ISSUER, previous: { version: 1, keys: first.nextState.keys, invalidated: {} }, observations: [listed(UPLOADS, rsa)], revokedKids: new Set(), now: T0 + 60, gracePeriodSeconds: GRACE, cacheMaxAgeSeconds: 300, current: { ...bucket.documents } });
     expect(retried.writes).toEqual([]);
     expect(retried.outcome).toBe('unchanged');
-    expect(retried.invalidationPaths).toEqual(['/cluster-a/openid/v1/jwks', '/cluster-a/.well-known/openid-configuration']);
+    expect(retried.invalidationPaths).toEqual(['/cluster-a/openid/v1/jwks', '/cluster-a/.well-known/jwks.json', '/cluster-a/.well-known/openid-configuration']);
     expect(retried.stateChanged).toBe(true);
     // Once recorded, nothing is invalidated again.
     const settled = planSync({ issuer: ISSUER, previous: retried.nextState, observations: [listed(UPLOADS, rsa)], revokedKids: new Set(), now: T0 + 120, gracePeriodSeconds: GRACE, cacheMaxAgeSeconds: 300, current: { ...bucket.documents } });
@@ -168,8 +174,8 @@ describe('first publish', () => {
       cacheMaxAgeSeconds: 300,
       current: {},
     });
-    expect(plan.writes.map((write) => write.key)).toEqual(['openid/v1/jwks', '.well-known/openid-configuration']);
-    expect(plan.invalidationPaths).toEqual(['/openid/v1/jwks', '/.well-known/openid-configuration']);
+    expect(plan.writes.map((write) => write.key)).toEqual(['openid/v1/jwks', '.well-known/jwks.json', '.well-known/openid-configuration']);
+    expect(plan.invalidationPaths).toEqual(['/openid/v1/jwks', '/.well-known/jwks.json', '/.well-known/openid-configuration']);
   });
 
   it('publishes kid-less duplicates when asked, without counting them as kids', () => {
@@ -226,13 +232,13 @@ describe('an unchanged run', () => {
 });
 
 describe('a key added', () => {
-  it('rewrites only the JWKS, and invalidates only its path, when the algorithms stay the same', () => {
+  it('rewrites only the JWKS (both copies), and invalidates only their paths, when the algorithms stay the same', () => {
     const bucket = new Bucket();
     bucket.sync(T0, [listed(UPLOADS, a)]);
     const plan = bucket.sync(T0 + 300, [listed(UPLOADS, a, b)]);
     expect(plan.outcome).toBe('published');
-    expect(plan.writes.map((write) => write.key)).toEqual([PATHS.jwksKey]);
-    expect(plan.invalidationPaths).toEqual([JWKS_PATH]);
+    expect(plan.writes.map((write) => write.key)).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey]);
+    expect(plan.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH]);
     expect(plan.addedKids).toEqual([b.jwk.kid]);
     expect(bucket.publishedKids()).toEqual(kids(a, b));
     expect(bucket.state?.keys[a.jwk.kid]).toMatchObject({ firstSeen: T0 });
@@ -243,8 +249,8 @@ describe('a key added', () => {
     const bucket = new Bucket();
     bucket.sync(T0, [listed(UPLOADS, rsa)]);
     const plan = bucket.sync(T0 + 300, [listed(UPLOADS, rsa, p384)]);
-    expect(plan.writes.map((write) => write.key)).toEqual([PATHS.jwksKey, PATHS.discoveryKey]);
-    expect(plan.invalidationPaths).toEqual([JWKS_PATH, DISCOVERY_PATH]);
+    expect(plan.writes.map((write) => write.key)).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey, PATHS.discoveryKey]);
+    expect(plan.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH, DISCOVERY_PATH]);
     expect(JSON.parse(bucket.documents[PATHS.discoveryKey].body)).toMatchObject({ id_token_signing_alg_values_supported: ['ES384', 'RS256'] });
   });
 });
@@ -273,8 +279,8 @@ describe('a key removed', () => {
     expect(atEnd.outcome).toBe('published');
     expect(atEnd.retiredKids).toEqual([b.jwk.kid]);
     expect(atEnd.retiringKids).toEqual([]);
-    expect(atEnd.writes.map((write) => write.key)).toEqual([PATHS.jwksKey]);
-    expect(atEnd.invalidationPaths).toEqual([JWKS_PATH]);
+    expect(atEnd.writes.map((write) => write.key)).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey]);
+    expect(atEnd.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH]);
     expect(bucket.publishedKids()).toEqual(kids(a));
     expect(bucket.state?.keys).not.toHaveProperty(b.jwk.kid);
   });
@@ -429,7 +435,7 @@ describe('a revoked kid', () => {
     expect(plan.outcome).toBe('published');
     expect(plan.revokedKids).toEqual([b.jwk.kid]);
     expect(plan.retiringKids).toEqual([]);
-    expect(plan.invalidationPaths).toEqual([JWKS_PATH]);
+    expect(plan.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH]);
     expect(bucket.publishedKids()).toEqual(kids(a));
 
     for (const now of [T0 + 600, T0 + 2 * GRACE]) {
@@ -491,9 +497,10 @@ describe('document headers', () => {
     expect(plan.outcome).toBe('published');
     expect(plan.writes.map((write) => [write.key, write.body, write.cacheControl])).toEqual([
       [PATHS.jwksKey, bodies[PATHS.jwksKey], 'public, max-age=120'],
+      [PATHS.jwksAliasKey, bodies[PATHS.jwksKey], 'public, max-age=120'],
       [PATHS.discoveryKey, bodies[PATHS.discoveryKey], 'public, max-age=120'],
     ]);
-    expect(plan.invalidationPaths).toEqual([JWKS_PATH, DISCOVERY_PATH]);
+    expect(plan.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH, DISCOVERY_PATH]);
   });
 
   it('are rewritten when a stored document lost its content type', () => {
@@ -526,5 +533,159 @@ describe('rotation state storage', () => {
 
   it('throws on text that is not JSON', () => {
     expect(() => parseRotationState('{"version":1,')).toThrow(SyntaxError);
+  });
+});
+
+/** Another key's material under `kid`: what an intruder writes to take a published kid over. */
+function underKid(kid: string, material: ParsedKey, source: string): ParsedKey {
+  return { jwk: { ...material.jwk, kid }, source, fromPrivateKey: false };
+}
+
+describe('a kid is bound to its key material for good (issue 12 §1)', () => {
+  it('refuses other material offered under a published kid, keeps the published key and reports kid_conflict naming the object', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(UPLOADS, { ...a, source: 's3://private/keys/cluster.pub' })]);
+    const published = bucket.documents[PATHS.jwksKey].body;
+    const intruder = underKid(a.jwk.kid, b, 's3://private/keys/aa-extra.jwks');
+
+    // Listing order must not matter: the intruder first, then the real key, and the other way round.
+    for (const keys of [[intruder, a], [a, intruder]]) {
+      const plan = bucket.sync(T0 + 300, [listed(UPLOADS, ...keys)]);
+      expect(plan.outcome).toBe('unchanged');
+      expect(plan.addedKids).toEqual([]);
+      expect(bucket.documents[PATHS.jwksKey].body).toBe(published);
+      expect(plan.problems).toContainEqual(expect.objectContaining({ code: 'kid_conflict', source: 's3://private/keys/aa-extra.jwks' }));
+      expect(plan.kidConflicts).toEqual([{ kid: a.jwk.kid, sources: ['s3://private/keys/aa-extra.jwks'], bound: true }]);
+    }
+  });
+
+  it('refuses the intruder even when it is the only key offered under that kid', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CLUSTER, a), listed(UPLOADS, c)]);
+    const plan = bucket.sync(T0 + 300, [down(CLUSTER), listed(UPLOADS, c, underKid(a.jwk.kid, b, 'keys/x.jwks'))]);
+    expect(plan.problems.map((p) => p.reason).join('\n')).toMatch(/kid_conflict/);
+    expect(JSON.parse(bucket.documents[PATHS.jwksKey].body).keys).toContainEqual(a.jwk);
+    expect(bucket.documents[PATHS.jwksKey].body).not.toContain(b.jwk.x);
+  });
+
+  it('remembers the binding after the key retired: a kid never comes back with other material', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CLUSTER, a, c)]);
+    bucket.sync(T0 + 300, [listed(CLUSTER, c)]);
+    bucket.sync(T0 + 300 + GRACE, [listed(CLUSTER, c)]);
+    expect(bucket.publishedKids()).toEqual(kids(c));
+    const plan = bucket.sync(T0 + 600 + GRACE, [listed(CLUSTER, c, underKid(a.jwk.kid, b, 'keys/revenant.jwks'))]);
+    expect(plan.kidConflicts).toEqual([{ kid: a.jwk.kid, sources: ['keys/revenant.jwks'], bound: true }]);
+    expect(bucket.publishedKids()).toEqual(kids(c));
+    // The same material under its own kid comes back normally.
+    expect(bucket.sync(T0 + 900 + GRACE, [listed(CLUSTER, a, c)]).addedKids).toEqual([a.jwk.kid]);
+  });
+
+  it('publishes neither key when two sources offer one new kid with different material, keeps the last good document and reports both', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CONFIG, c)]);
+    const before = structuredClone(bucket.documents);
+    const first = { ...a, source: 'https://apiserver/openid/v1/jwks#0' };
+    const second = underKid(a.jwk.kid, b, 's3://private/keys/other.jwks');
+    for (const observations of [[listed(CLUSTER, first), listed(UPLOADS, second), listed(CONFIG, c)], [listed(UPLOADS, second), listed(CONFIG, c), listed(CLUSTER, first)]]) {
+      const plan = bucket.sync(T0 + 300, observations);
+      expect(plan.outcome).toBe('unchanged');
+      expect(plan.addedKids).toEqual([]);
+      expect(bucket.documents).toEqual(before);
+      expect(plan.kidConflicts).toEqual([{ kid: a.jwk.kid, sources: ['https://apiserver/openid/v1/jwks#0', 's3://private/keys/other.jwks'], bound: false }]);
+      expect(plan.problems.filter((p) => p.code === 'kid_conflict').map((p) => p.source).sort()).toEqual(['https://apiserver/openid/v1/jwks#0', 's3://private/keys/other.jwks']);
+    }
+  });
+
+  it('accepts the same key offered by several sources, and a PEM whose kid is derived from it', () => {
+    const bucket = new Bucket();
+    const plan = bucket.sync(T0, [listed(CLUSTER, rsa), listed(UPLOADS, { ...rsa, source: 'keys/sa.pub' })]);
+    expect(plan.kidConflicts).toEqual([]);
+    expect(plan.publishedKids).toEqual(kids(rsa));
+  });
+});
+
+describe('documents changed by someone else (issue 12 §3)', () => {
+  const foreign = (body: string): StoredDocument => ({ body, contentType: 'application/json', cacheControl: 'public, max-age=300' });
+
+  it('are written back with the sync\'s own version, invalidated and reported as documents_tampered', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CLUSTER, a)]);
+    const ours = structuredClone(bucket.documents);
+    const intruderJwks = serializeJwks(buildJwks([b.jwk]));
+    bucket.documents[PATHS.jwksKey] = foreign(intruderJwks);
+    delete bucket.documents[PATHS.jwksAliasKey];
+
+    const plan = bucket.sync(T0 + 300, [listed(CLUSTER, a)]);
+    expect(plan.tamperedDocuments).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey].sort());
+    expect(plan.problems.filter((p) => p.code === 'documents_tampered').map((p) => p.source).sort()).toEqual([PATHS.jwksKey, PATHS.jwksAliasKey].sort());
+    expect(bucket.documents).toEqual(ours);
+    expect(plan.invalidationPaths).toEqual([JWKS_PATH, JWKS_ALIAS_PATH]);
+    // Restored and recorded: the next run is quiet.
+    const next = bucket.sync(T0 + 600, [listed(CLUSTER, a)]);
+    expect(next.tamperedDocuments).toEqual([]);
+    expect(next.writes).toEqual([]);
+  });
+
+  it('are written back even in a run that publishes nothing new (every source down)', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CLUSTER, a)]);
+    const ours = structuredClone(bucket.documents);
+    bucket.documents[PATHS.discoveryKey] = foreign('{"issuer":"https://evil.example"}');
+    const plan = bucket.sync(T0 + 300, [down(CLUSTER)]);
+    expect(plan.outcome).toBe('failed');
+    expect(plan.tamperedDocuments).toEqual([PATHS.discoveryKey]);
+    expect(plan.writes.map((write) => write.key)).toEqual([PATHS.discoveryKey]);
+    expect(plan.invalidationPaths).toEqual([DISCOVERY_PATH]);
+    expect(bucket.documents).toEqual(ours);
+  });
+
+  it('are not reported when the sync itself wrote them in a run whose state was not saved', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(CLUSTER, a)]);
+    const stateBefore = bucket.state;
+    bucket.sync(T0 + 300, [listed(CLUSTER, a, c)]);
+    bucket.state = stateBefore; // the run wrote the documents, then died before saving its state
+    const plan = bucket.sync(T0 + 600, [listed(CLUSTER, a, c)]);
+    expect(plan.tamperedDocuments).toEqual([]);
+    expect(plan.problems).toEqual([]);
+  });
+});
+
+describe('the size of the published key set (issue 12 §5)', () => {
+  const manyEcKeys = (count: number): ParsedKey[] => Array.from({ length: count }, (_, i) => underKid(`ec-${String(i).padStart(3, '0')}`, a, `keys/${i}.jwk`));
+
+  it('publishes up to 100 keys of one type', () => {
+    const plan = new Bucket().sync(T0, [listed(UPLOADS, ...manyEcKeys(100))]);
+    expect(plan.outcome).toBe('published');
+    expect(plan.publishedKids).toHaveLength(100);
+  });
+
+  it('refuses a JWKS over AWS IAM\'s 100 keys per type with too_many_keys, keeping the last good document', () => {
+    const bucket = new Bucket();
+    bucket.sync(T0, [listed(UPLOADS, a)]);
+    const before = structuredClone(bucket.documents);
+    const plan = bucket.sync(T0 + 300, [listed(UPLOADS, a, ...manyEcKeys(100))]);
+    expect(plan.outcome).toBe('failed');
+    expect(plan.failureReason).toMatch(/101 EC keys.*at most 100 RSA and 100 EC keys/);
+    expect(plan.problems).toContainEqual(expect.objectContaining({ code: 'too_many_keys' }));
+    expect(plan.writes).toEqual([]);
+    expect(bucket.documents).toEqual(before);
+  });
+
+  it('counts kid-less duplicates, which are keys of the set too', () => {
+    const plan = new Bucket().sync(T0, [listed(UPLOADS, ...manyEcKeys(51))], { includeKidlessDuplicates: true });
+    expect(plan.outcome).toBe('failed');
+    expect(plan.failureReason).toMatch(/102 EC keys/);
+  });
+});
+
+describe('the /.well-known/jwks.json copy (issue 13)', () => {
+  it('holds the same bytes and headers as the JWKS, and is written before the discovery document', () => {
+    const bucket = new Bucket();
+    const plan = bucket.sync(T0, [listed(CLUSTER, a, rsa)]);
+    expect(bucket.documents[PATHS.jwksAliasKey]).toEqual(bucket.documents[PATHS.jwksKey]);
+    const order = plan.writes.map((write) => write.key);
+    expect(order.indexOf(PATHS.jwksAliasKey)).toBeLessThan(order.indexOf(PATHS.discoveryKey));
   });
 });

@@ -30,6 +30,7 @@ const NOT_CREATED: Readonly<Record<string, string>> = {
   'AWS::Lambda::Function': 'stubbed: moto runs Lambdas only in Docker; the bundled asset runs under Node of the Lambda runtime\'s major instead',
   'AWS::Logs::LogGroup': 'stubbed (name and ARN only): the handlers write logs to stdout, which the rehearsal captures',
   'AWS::Events::Rule': 'stubbed (ARN only): the rehearsal sends the scheduled event itself',
+  'AWS::KMS::Key': 'stubbed (id and ARN only): SNS encrypts with it on the publisher\'s behalf, which moto does not emulate (the Lambdas make no KMS call); its policy is checked by test/infra/alarms.test.ts',
   'Custom::S3BucketNotifications': 'not created: the rehearsal delivers the S3 event itself, after checking this resource\'s filter matches the upload',
   'Custom::AWSCDKCfnJson': 'resolved locally: its Value is the JSON of its resolved property, as the custom resource returns it',
   'Custom::Trigger': 'not created: the deploy-time run is replaced by the rehearsal\'s own invocations',
@@ -112,6 +113,12 @@ export async function deployToMoto(stack: SynthesizedStack, moto: Moto): Promise
   const ofType = (type: string) => Object.entries(stack.resources).filter(([, resource]) => resource.Type === type);
   const props = (resource: TemplateResource) => resource.Properties ?? {};
   const roleArns = new Map<string, string>();
+
+  for (const [id] of ofType('AWS::KMS::Key')) {
+    const keyId = randomUUID();
+    resolver.register(id, { ref: keyId, attributes: { Arn: `arn:aws:kms:${pseudo.region}:${MOTO_ACCOUNT}:key/${keyId}`, KeyId: keyId } });
+    outcome[id] = NOT_CREATED['AWS::KMS::Key'];
+  }
 
   for (const [id, resource] of ofType('AWS::SNS::Topic')) {
     const name = String(props(resource).TopicName ?? physicalName(id, 256));
