@@ -127,6 +127,64 @@ describe('kube-apiserver flags', () => {
     for (const flag of migration) expect(APISERVER_FLAGS).toContain(flag.name);
   });
 
+  /** name=value entries of a k3s/RKE2 `kube-apiserver-arg` list. */
+  function apiserverArgs(id: string): { name: string; value: string }[] {
+    const config = parseYaml(docBlock(id).text) as { 'kube-apiserver-arg': string[] };
+    return config['kube-apiserver-arg'].map((entry) => {
+      const match = /^([a-z-]+)=(.+)$/.exec(entry);
+      if (!match) throw new Error(`${id}: not flag=value: ${entry}`);
+      return { name: match[1], value: match[2] };
+    });
+  }
+
+  /** The migration's invariants: new issuer first (it signs), the old one kept, the old audience kept. */
+  function expectMigration(id: string, args: readonly { name: string; value: string }[], oldIssuer: string, oldAudiences: readonly string[]): void {
+    for (const arg of args) expect({ id, flag: arg.name, known: APISERVER_FLAGS.includes(arg.name) }).toEqual({ id, flag: arg.name, known: true });
+    expect(args.filter((a) => a.name === 'service-account-issuer').map((a) => a.value)).toEqual([ISSUER, oldIssuer]);
+    expect(args.filter((a) => a.name === 'service-account-jwks-uri').map((a) => a.value)).toEqual([documentPaths(ISSUER).jwksUri]);
+    const audiences = args.filter((a) => a.name === 'api-audiences').map((a) => a.value.split(','));
+    expect(audiences).toHaveLength(1);
+    expect(audiences[0]).toEqual([...oldAudiences, ISSUER]);
+  }
+
+  test('guide-migration-kubeadm: v1beta4 list with the issuer twice, new first, like guide-migration-flags', () => {
+    const config = parseYaml(docBlock('guide-migration-kubeadm').text) as { apiVersion: string; kind: string; apiServer: { extraArgs: { name: string; value: string }[] } };
+    expect([config.apiVersion, config.kind]).toEqual(['kubeadm.k8s.io/v1beta4', 'ClusterConfiguration']);
+    expectMigration('guide-migration-kubeadm', config.apiServer.extraArgs, 'https://kubernetes.default.svc.cluster.local', ['https://kubernetes.default.svc.cluster.local']);
+    // The generic flags block says the same thing as the kubeadm form.
+    expect(flagLines(docBlock('guide-migration-flags').text)).toEqual(config.apiServer.extraArgs);
+  });
+
+  test.each([
+    ['guide-migration-k3s', 'k3s'],
+    ['guide-migration-rke2', 'rke2'],
+  ])('%s: repeated kube-apiserver-arg, new issuer first, the default issuer and audiences kept', (id, distribution) => {
+    expectMigration(id, apiserverArgs(id), 'https://kubernetes.default.svc.cluster.local', ['https://kubernetes.default.svc.cluster.local', distribution]);
+  });
+
+  test('every section 3 distribution block has a migration form naming the same JWKS URI', () => {
+    for (const [setup, migration] of [['guide-kubeadm-config', 'guide-migration-kubeadm'], ['guide-k3s-config', 'guide-migration-k3s'], ['guide-rke2-config', 'guide-migration-rke2'], ['guide-talos-patch', 'guide-migration-talos-extraargs']]) {
+      expect({ setup, jwks: docBlock(setup).text.includes(documentPaths(ISSUER).jwksUri) }).toEqual({ setup, jwks: true });
+      expect({ migration, jwks: docBlock(migration).text.includes(documentPaths(ISSUER).jwksUri) }).toEqual({ migration, jwks: true });
+    }
+  });
+
+  test('guide-migration-talos-extraargs: a list value (Talos 1.13+) with the new issuer first and the control-plane endpoint kept', () => {
+    const patch = parseYaml(docBlock('guide-migration-talos-extraargs').text) as { cluster: { apiServer: { extraArgs: Record<string, string | string[]> } } };
+    const args = Object.entries(patch.cluster.apiServer.extraArgs).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => ({ name, value: v })));
+    expectMigration('guide-migration-talos-extraargs', args, 'https://cp.example.com:6443', ['https://cp.example.com:6443']);
+    expect(Array.isArray(patch.cluster.apiServer.extraArgs['service-account-issuer'])).toBe(true);
+  });
+
+  test('guide-migration-talos-serviceaccount: KubeServiceAccountConfig (Talos 1.14+) signs with the new issuer and accepts the old one', () => {
+    const config = parseYaml(docBlock('guide-migration-talos-serviceaccount').text) as { apiVersion: string; kind: string; issuer: { issuerURL: string; privateKey: string }; accepted: { issuers: string[]; audiences: string[] } };
+    expect([config.apiVersion, config.kind]).toEqual(['v1alpha1', 'KubeServiceAccountConfig']);
+    expect(config.issuer.issuerURL).toBe(ISSUER);
+    expect(config.issuer.privateKey).toBeTruthy();
+    expect(config.accepted.issuers).toEqual(['https://cp.example.com:6443']);
+    expect(config.accepted.audiences).toEqual(['https://cp.example.com:6443', ISSUER]);
+  });
+
   test('guide-confirm-iss: decode prints the issuer line the guide tells the reader to look at', async () => {
     expectValidCli('guide-confirm-iss');
     const token = projectFile('test/fixtures/kube-format/token-rs256.jwt').trim();

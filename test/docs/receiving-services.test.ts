@@ -64,6 +64,21 @@ describe('OAuth2-Proxy examples', () => {
     for (const sub of subs) expect(sub).toMatch(/^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
   });
 
+  test('people-by-group.cfg: allowed_groups only on an instance that admits no machine', () => {
+    const people = parseSimpleToml(projectFile('examples/oauth2-proxy/people-by-group.cfg'));
+    expect(people.allowed_groups).toEqual(['orders-admins']);
+    expect(people).not.toHaveProperty('skip_jwt_bearer_tokens');
+    expect(people).not.toHaveProperty('extra_jwt_issuers');
+    for (const secret of ['cookie_secret', 'client_secret']) expect(people).not.toHaveProperty(secret);
+    // OAuth2-Proxy checks allowed_groups for bearer sessions too, and service-account tokens have no
+    // groups: an instance that admits machines must never set it.
+    for (const config of [machine, both]) expect(config).not.toHaveProperty('allowed_groups');
+    // Two instances in front of the same application: the same upstream, different listeners.
+    expect(people.upstreams).toEqual(machine.upstreams);
+    expect(people.http_address).not.toBe(machine.http_address);
+    expectExcerpt('recv-oauth2-groups', 'examples/oauth2-proxy/people-by-group.cfg');
+  });
+
   test('the OAuth2-Proxy blocks are excerpts of the example files', () => {
     expectExcerpt('recv-oauth2-machine', 'examples/oauth2-proxy/machine-only.cfg');
     expectExcerpt('recv-oauth2-sso', 'examples/oauth2-proxy/machine-and-sso.cfg');
@@ -125,10 +140,12 @@ describe('Envoy ext_authz example', () => {
   test('ext_authz: HTTP service below /auth, the Authorization header, identity headers upstream, fail closed', () => {
     const filters = listener('orders').http_filters;
     expect(filters.map((f) => f.name)).toEqual(['envoy.filters.http.header_mutation', 'envoy.filters.http.ext_authz', 'envoy.filters.http.router']);
-    const extAuthz = filters[1].typed_config as { failure_mode_allow: boolean; http_service: Json & { path_prefix: string; server_uri: { cluster: string }; authorization_request: Json; authorization_response: Json } };
+    const extAuthz = filters[1].typed_config as { failure_mode_allow: boolean; allowed_headers: Json; http_service: Json & { path_prefix: string; server_uri: { cluster: string }; authorization_request: Json; authorization_response: Json } };
     expect(extAuthz.failure_mode_allow).toBe(false);
     expect(extAuthz.http_service.path_prefix).toBe(`/auth/audience/${AUDIENCE}`);
-    expect(extAuthz.http_service.authorization_request).toEqual({ allowed_headers: { patterns: [{ exact: 'authorization' }] } });
+    // The top-level allowed_headers, not the deprecated authorization_request.allowed_headers.
+    expect(extAuthz.allowed_headers).toEqual({ patterns: [{ exact: 'authorization' }] });
+    expect(extAuthz.http_service).not.toHaveProperty('authorization_request');
     expect(extAuthz.http_service.authorization_response).toEqual({
       allowed_upstream_headers: { patterns: [{ prefix: 'x-auth-request-' }] },
       allowed_client_headers: { patterns: [{ exact: 'www-authenticate' }] },

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
@@ -8,7 +8,7 @@ import { addClusterStacks } from '../../lib/cluster-oidc-stack';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
 import { IssuerSite } from '../../lib/constructs/issuer-site';
 import * as library from '../../lib/index';
-import { REPO_ROOT, clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, synthCluster, testApp } from './support/synth';
+import { REPO_ROOT, bareTestApp, clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, synthCluster, testApp } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
 
 const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -122,7 +122,7 @@ describe('library use', () => {
   });
 
   test('IssuerSite grants server access logs by bucket policy, never ACL, even without cdk.json feature flags', () => {
-    const stack = new Stack(new App(), 'Bare');
+    const stack = new Stack(bareTestApp(), 'Bare');
     new IssuerSite(stack, 'Site');
     const template = Template.fromStack(stack);
     for (const bucket of Object.values(resourcesOf(template, 'AWS::S3::Bucket'))) {

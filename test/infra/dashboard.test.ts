@@ -1,12 +1,13 @@
 /** The per-cluster dashboard watches the metric names the Lambdas emit (core/metrics.ts). */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SYNC_METRICS, VERIFY_METRICS } from '../../core/metrics';
 import { OperationsDashboard } from '../../lib/constructs/dashboard';
+import { bareTestApp } from './support/synth';
 
 function dashboardBody(withVerify: boolean): string {
-  const stack = new Stack(new App(), 'Dash');
+  const stack = new Stack(bareTestApp(), 'Dash');
   const fn = (id: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
   new OperationsDashboard(stack, 'Dashboard', {
     dashboardName: 'kube-oidc-test',

@@ -4,7 +4,7 @@
  * consumer), and its `./verifier` entry verifies a kube token in-process.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,6 +28,14 @@ it('ships pre-bundled, minified Lambda handlers and compiled declarations', () =
 
 it('synthesizes a consumer app from the built constructs with the pre-bundled code as Lambda assets', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'kube-oidc-consumer-'));
+  try {
+    expectConsumerSynth(outdir);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+});
+
+function expectConsumerSynth(outdir: string): void {
   const pem = readFileSync(join(ROOT, 'test', 'fixtures', 'kube-format', 'sa-rsa.pub'), 'utf8');
   const consumer = `
     const { App } = require('aws-cdk-lib');
@@ -50,7 +58,7 @@ it('synthesizes a consumer app from the built constructs with the pre-bundled co
   }
   const shipped = ['jwks-sync', 'token-verifier'].map((name) => readFileSync(join(OUT, 'lambda-bundles', name, 'index.js'), 'utf8'));
   for (const code of shipped) expect(bundledFromPackage.has(code)).toBe(true);
-});
+}
 
 it('verifies a kube token in-process through the ./verifier entry', () => {
   const script = `

@@ -6,7 +6,7 @@
  * chain rather than by turning verification off.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -164,12 +164,21 @@ export function openssl(args: string[], cwd?: string): string {
   }
 }
 
+/** Folders of the PKIs made in this test file, removed after it (callers may remove theirs sooner). */
+const pkiDirs: string[] = [];
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const dir of pkiDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 /**
  * Makes a private CA and a server certificate signed by it (P-256 keys: fast to generate), valid
- * for IP 127.0.0.1 and DNS localhost.
+ * for IP 127.0.0.1 and DNS localhost. Its folder is removed after the test file.
  */
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'kube-oidc-pki-'));
+  pkiDirs.push(dir);
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
   openssl(
     [

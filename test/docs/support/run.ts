@@ -16,7 +16,7 @@ export const TOOL_HINTS: Readonly<Record<string, string>> = {
   jq: 'jq is required to run the documented jq commands: install it (Debian/Ubuntu: `apt-get install jq`)',
   python3: 'python3 is required to run examples/clients/verify.py: install it (Debian/Ubuntu: `apt-get install python3`)',
   openssl: 'openssl is required to run the documented key commands: install it (Debian/Ubuntu: `apt-get install openssl`)',
-  nginx: 'nginx is required to run the nginx auth_request example: install it (Debian/Ubuntu: `apt-get install -y nginx-light`)',
+  nginx: 'nginx is required to run the nginx auth_request example: `npm test` installs it when run as root on Debian/Ubuntu (scripts/test-prerequisites); otherwise `apt-get install -y nginx-light`',
 };
 
 /** Fails (never skips) when a tool the snippets need cannot be run. */

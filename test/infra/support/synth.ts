@@ -3,7 +3,8 @@
  * and synthesis with or without Lambda bundling (bundling is skipped where only the template's
  * shape matters, to keep the suite fast).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -90,11 +91,39 @@ export function clusterConfig(raw: Json): ClusterConfig {
   return cluster;
 }
 
-/** A new app with cdk.json's flags; Lambda bundling only when asked for. */
+/**
+ * Cloud assembly folders of apps made without an `outdir`. Without one the CDK synthesizes into a
+ * fresh `cdk.outXXXXXX` folder of the temp dir and never removes it; these are removed after the
+ * test file.
+ */
+const ownOutdirs: string[] = [];
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const dir of ownOutdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** A temp folder for one app's cloud assembly, removed after the test file. */
+function ownOutdir(): string {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'kube-oidc-test-app-'));
+  ownOutdirs.push(outdir);
+  return outdir;
+}
+
+/** A new app without cdk.json's feature flags (the CDK's defaults), synthesizing into a temp folder. */
+export function bareTestApp(): App {
+  return new App({ outdir: ownOutdir() });
+}
+
+/**
+ * A new app with cdk.json's flags; Lambda bundling only when asked for. Without `outdir` it
+ * synthesizes into a temp folder removed after the test file (the caller owns an `outdir` it gives).
+ */
 export function testApp(options: { bundle?: boolean; outdir?: string } = {}): App {
+  const outdir = options.outdir ?? ownOutdir();
   return new App({
     context: { ...CDK_CONTEXT, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
-    ...(options.outdir ? { outdir: options.outdir } : {}),
+    outdir,
   });
 }
 
