@@ -96,6 +96,7 @@ export class ClusterOidcStack extends Stack {
         documentsBucket: site.documentsBucket,
         jwksKey: site.jwksKey,
         privateBucket: site.privateBucket,
+        clusterName: cluster.name,
         iamAuth: verify.iamAuth,
         throttle: verify.throttle,
         alarmTopic: this.alarms.topic,
