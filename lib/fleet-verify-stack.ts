@@ -145,6 +145,12 @@ export type FleetTrustedIssuer =
      * @default - no deny list
      */
     readonly denyListBucket?: BucketRef;
+    /**
+     * A cluster of this project (which keeps a deny list): synth warns when `denyListBucket` is
+     * not given, since its revocations are then not seen here.
+     * @default false
+     */
+    readonly projectCluster?: boolean;
     readonly policy?: TrustedIssuerPolicy;
   };
 
@@ -210,6 +216,7 @@ export class FleetVerifyStack extends Stack {
           ...(trusted.policy ? { policy: trusted.policy } : {}),
         };
       }
+      if (trusted.projectCluster && !trusted.denyListBucket) this.warnNoDenyList(trusted.cluster ?? trusted.issuer);
       const caBundle = trusted.caBundlePem !== undefined ? { caBundlePem: trusted.caBundlePem } : {};
       return {
         issuer: trusted.issuer,
@@ -250,7 +257,7 @@ export class FleetVerifyStack extends Stack {
 
   private warnNoDenyList(cluster: string): void {
     Annotations.of(this).addWarningV2(`kube-oidc:fleet-no-deny-list-${cluster}`,
-      `The fleet verifier reads no deny list for cluster ${cluster}: tokens it revokes keep verifying here until they expire. Give trustClusters {"name": "${cluster}", "privateBucketName": ...} for a cluster in another account of this region.`);
+      `The fleet verifier reads no deny list for cluster ${cluster}: tokens it revokes keep verifying here until they expire. For a cluster in another account of this region, give trustClusters {"name": "${cluster}", "privateBucketName": "<its PrivateBucketName output>"}; a cluster in another region needs a fleet verifier in its region to have its deny list read.`);
   }
 }
 
@@ -335,6 +342,7 @@ export function fleetVerifyStackProps(
       kind: 'discovery',
       issuer: cluster.issuer.url,
       cluster: cluster.name,
+      projectCluster: true,
       ...(placement === 'otherAccount' && trust.privateBucketName !== undefined ? { denyListBucket: trust.privateBucketName } : {}),
       policy,
     });

@@ -32,9 +32,14 @@ export interface SynthesizedStack {
   readonly artifactId: string;
   readonly stackName: string;
   readonly resources: Readonly<Record<string, TemplateResource>>;
-  /** The validated cluster the stack was made from. */
+  /** The validated cluster the stack was made from (`undefined` for a fleet verifier's stack). */
   readonly cluster: ClusterConfig;
+  /** The template's Outputs, which other stacks of the app may read (`Fn::GetStackOutput`). */
+  readonly outputs?: Readonly<Record<string, { readonly Value: unknown }>>;
 }
+
+/** Answers `Fn::GetStackOutput` of another stack of the app, deployed first. */
+export type StackOutputLookup = (stackName: string, outputName: string) => string;
 
 /** The example configuration shipped with the project. */
 export const EXAMPLE_CONFIG_PATH = path.join(REPO_ROOT, 'config', 'clusters.json');
@@ -127,7 +132,7 @@ export interface PseudoParameters {
 export class IntrinsicResolver {
   private readonly physical = new Map<string, PhysicalResource>();
 
-  constructor(private readonly stack: SynthesizedStack, readonly pseudo: PseudoParameters) {}
+  constructor(private readonly stack: SynthesizedStack, readonly pseudo: PseudoParameters, private readonly stackOutputs?: StackOutputLookup) {}
 
   /** Records what a created (or stubbed) resource answers. */
   register(logicalId: string, resource: PhysicalResource): void {
@@ -172,6 +177,12 @@ export class IntrinsicResolver {
           return items[Number(this.resolve(index))];
         }
         case 'Fn::Sub': return this.substitute(argument);
+        case 'Fn::GetStackOutput': {
+          // A cross-stack reference of the same account and region: the other stack's output.
+          const { StackName, OutputName } = this.resolve(argument) as { StackName: string; OutputName: string };
+          if (!this.stackOutputs) throw new Error(`Fn::GetStackOutput ${StackName}.${OutputName}: deploy that stack first and pass its outputs`);
+          return this.stackOutputs(StackName, OutputName);
+        }
         default:
           if (name.startsWith('Fn::') || name === 'Condition') throw new Error(`${name} is not supported by the rehearsal's resolver`);
       }
