@@ -18,7 +18,7 @@ import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Moto } from '../moto';
 import type { PolicyDocument } from './iam';
-import { IntrinsicResolver, Json, PseudoParameters, StackOutputLookup, SynthesizedStack, TemplateResource, lambdaAssetFolder } from './template';
+import { IntrinsicResolver, Json, PseudoParameters, StackOutputLookup, SynthesizedTemplate, TemplateResource, lambdaAssetFolder } from './template';
 
 /** moto's default account. */
 export const MOTO_ACCOUNT = '123456789012';
@@ -71,7 +71,7 @@ export interface SessionCredentials {
 
 /** The stack as created in moto. */
 export interface Deployment {
-  readonly stack: SynthesizedStack;
+  readonly stack: SynthesizedTemplate;
   readonly resolver: IntrinsicResolver;
   readonly pseudo: PseudoParameters;
   /** What happened to each resource: `created`, or why it was stubbed or left out. */
@@ -105,7 +105,7 @@ export interface DeployOptions {
 }
 
 /** Creates the stack's resources in moto. */
-export async function deployToMoto(stack: SynthesizedStack, moto: Moto, options: DeployOptions = {}): Promise<Deployment> {
+export async function deployToMoto(stack: SynthesizedTemplate, moto: Moto, options: DeployOptions = {}): Promise<Deployment> {
   const pseudo: PseudoParameters = { accountId: MOTO_ACCOUNT, region: moto.clientConfig.region, partition: 'aws' };
   const resolver = new IntrinsicResolver(stack, pseudo, options.stackOutputs);
   const config = moto.clientConfig;
