@@ -73,15 +73,15 @@ describe('the bundled fleet verifier', () => {
   it('refuses a token claiming alpha\'s issuer signed with beta\'s key and kid', async () => {
     const forged = token(keys.beta, stage.clusters.alpha.issuer);
     const answer = await verify(forged);
-    expect(answer.authenticated).toBe(false);
-    expect(answer.reason).not.toBe('unknown_issuer');
+    // alpha's key set has no key with beta's kid: the kid is looked up in the claimed issuer's keys only.
+    expect(answer).toMatchObject({ authenticated: false, reason: 'unknown_kid' });
     // And the same key is good for beta's own tokens: only the issuer's own key set was consulted.
     expect((await verify(token(keys.beta, stage.clusters.beta.issuer))).authenticated).toBe(true);
   });
 
   it('applies each cluster\'s own deny list', async () => {
     const revoked = await verify(token(keys.beta, stage.clusters.beta.issuer, 'revoked'));
-    expect(revoked.authenticated).toBe(false);
+    expect(revoked).toMatchObject({ authenticated: false, reason: 'revoked' });
     expect((await verify(token(keys.alpha, stage.clusters.alpha.issuer, 'revoked'))).authenticated).toBe(true);
   });
 

@@ -1,0 +1,120 @@
+/**
+ * The fleet verifier's documentation: the fleet section of docs/verify-api.md synthesizes against
+ * the multi-cluster example, and the guide's receiving service authorises on (cluster, namespace,
+ * service account) with answers of the real verify core over HTTP on 127.0.0.1.
+ */
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigValidationError } from '../../core/config';
+import { handleVerifyRequest } from '../../core/verify-api';
+import { trustedIssuersEnv } from '../../lambda/env';
+import { addClusterStacks } from '../../lib/cluster-oidc-stack';
+import { loadClusterConfig } from '../../lib/config-loader';
+import { addFleetVerifyStacks } from '../../lib/fleet-verify-stack';
+import type { FleetVerifierConfig } from '../../lib/fleet-verify-stack';
+import { createIssuerKeyCaches } from '../../runtime/issuer-key-caches';
+import { testApp } from '../infra/support/synth';
+import { kubeClaims, kubeToken, newTestKey, TestKey } from '../support/tokens';
+import { docBlock, REPO_ROOT } from './support/doc-blocks';
+
+const MULTI_CLUSTER = join(REPO_ROOT, 'examples', 'config', 'multi-cluster.json');
+
+describe('verify-api-fleet-config', () => {
+  const fleet = JSON.parse(docBlock('verify-api-fleet-config').text) as FleetVerifierConfig;
+  const clusters = loadClusterConfig(MULTI_CLUSTER);
+
+  function synth(config: FleetVerifierConfig) {
+    const app = testApp();
+    const stacks = addClusterStacks(app, clusters);
+    const [stack] = addFleetVerifyStacks(app, [config], clusters, new Map(stacks.map((s, i) => [clusters[i].name, s.issuerSite])));
+    return stack;
+  }
+
+  test('synthesizes with the multi-cluster example: prod-eu from its buckets, the EKS issuer through discovery', () => {
+    const stack = synth(fleet);
+    expect(stack.stackName).toBe('OidcFleetVerifier-fleet-eu');
+    const environment = (stack.verifyApi.function.node.defaultChild as unknown as { environment: { variables: Record<string, string> } }).environment.variables;
+    // The JSON with deploy-time names made plain, as the handler will read it.
+    const text = JSON.stringify(stack.resolve(environment.TRUSTED_ISSUERS)).replace(/\{"Fn::GetStackOutput":\{[^}]*\}\}/g, '"bucket"');
+    const joined = JSON.parse(text) as unknown;
+    const plain = typeof joined === 'string' ? joined : (joined as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'bucket')).join('');
+    expect(trustedIssuersEnv('TRUSTED_ISSUERS', { TRUSTED_ISSUERS: plain })).toEqual([
+      expect.objectContaining({ issuer: 'https://oidc.example.com/prod-eu', cluster: 'prod-eu', jwksKey: 'prod-eu/openid/v1/jwks', denyListKey: 'control/deny-list.json' }),
+      { issuer: fleet.externalIssuers[0].issuer, cluster: 'eks-payments', discovery: true },
+    ]);
+  });
+
+  test('trusting staging (another account, CloudFront default domain) is refused as the table says', () => {
+    let problems: readonly string[] = [];
+    try {
+      synth({ ...fleet, trustClusters: [...fleet.trustClusters, 'staging'] });
+    } catch (err) {
+      if (!(err instanceof ConfigValidationError)) throw err;
+      problems = err.problems;
+    }
+    expect(problems).toEqual([expect.stringMatching(/"staging" is in another (account|region) and its issuer is the CloudFront default domain/)]);
+  });
+});
+
+describe('guide-fleet-receiver', () => {
+  const ISSUERS = { 'prod-eu': 'https://oidc.example.com/prod-eu', staging: 'https://oidc.example.com/staging' } as const;
+  const keys: Record<keyof typeof ISSUERS, TestKey> = { 'prod-eu': newTestKey('RS256'), staging: newTestKey('ES256') };
+  let server: Server;
+  let url: string;
+  let dir: string;
+  let authorizeCaller: (verifyApiUrl: string, token: string) => Promise<{ allowed: boolean; caller?: string; reason?: string }>;
+
+  beforeAll(async () => {
+    const fleetKeys = createIssuerKeyCaches(
+      (Object.keys(ISSUERS) as (keyof typeof ISSUERS)[]).map((cluster) => ({
+        cluster,
+        policy: { issuer: ISSUERS[cluster], allowedAudiences: ['orders.example.internal'], defaultAudiences: ['orders.example.internal'], clockSkewSeconds: 60, maxTokenBytes: 16384, kidlessCompat: false },
+        loadJwks: async () => JSON.stringify({ keys: [keys[cluster].jwk] }),
+        loadDenyList: async () => undefined,
+      })),
+      { nowMs: () => Date.now() },
+    );
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => { body += String(chunk); });
+      req.on('end', () => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+        void handleVerifyRequest({ method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0], headers, query: {}, body }, {
+          keys: fleetKeys, now: () => Math.floor(Date.now() / 1000), authAudiences: ['orders.example.internal'],
+        }).then((answer) => {
+          res.writeHead(answer.status, answer.headers);
+          res.end(answer.body);
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    dir = mkdtempSync(join(tmpdir(), 'kube-oidc-fleet-doc-'));
+    writeFileSync(join(dir, 'receiver.cjs'), docBlock('guide-fleet-receiver').text);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ({ authorizeCaller } = require(join(dir, 'receiver.cjs')) as { authorizeCaller: typeof authorizeCaller });
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const token = (key: TestKey, issuer: string, namespace = 'payments', serviceAccount = 'api') =>
+    kubeToken(key, kubeClaims({ issuer, audiences: ['orders.example.internal'], namespace, serviceAccount, iat: Math.floor(Date.now() / 1000) - 5 }));
+
+  test('allows payments/api of prod-eu, and refuses payments/api of staging: the cluster is part of the identity', async () => {
+    await expect(authorizeCaller(url, token(keys['prod-eu'], ISSUERS['prod-eu']))).resolves.toEqual({ allowed: true, caller: 'prod-eu/payments/api' });
+    await expect(authorizeCaller(url, token(keys.staging, ISSUERS.staging))).resolves.toEqual({ allowed: false, caller: 'staging/payments/api' });
+    await expect(authorizeCaller(url, token(keys['prod-eu'], ISSUERS['prod-eu'], 'payments', 'worker'))).resolves.toEqual({ allowed: false, caller: 'prod-eu/payments/worker' });
+  });
+
+  test('a token of an untrusted issuer, or claiming prod-eu with staging\'s key, is not a caller at all', async () => {
+    await expect(authorizeCaller(url, token(newTestKey('RS256'), 'https://oidc.example.com/elsewhere'))).resolves.toEqual({ allowed: false, reason: 'unknown_issuer' });
+    await expect(authorizeCaller(url, token(keys.staging, ISSUERS['prod-eu']))).resolves.toEqual({ allowed: false, reason: 'unknown_kid' });
+  });
+});
