@@ -12,6 +12,11 @@ import { DEFAULT_CONFIG_PATH, loadClusterConfig } from '../lib/config-loader';
 const app = new App();
 const configPath = String(app.node.tryGetContext('config') ?? DEFAULT_CONFIG_PATH);
 try {
+  // TODO(fleet): once the config carries `fleetVerifiers` (core/config.ts), wire them here:
+  //   const readers = fleetDenyListReaders(fleets, clusters);
+  //   const stacks = addClusterStacks(app, clusters, readers);
+  //   addFleetVerifyStacks(app, fleets, clusters, new Map(stacks.map((s, i) => [clusters[i].name, s.issuerSite])));
+  // (lib/fleet-verify-stack.ts; FleetVerifierConfig is the section's shape.)
   addClusterStacks(app, loadClusterConfig(configPath));
 } catch (err) {
   // A configuration error is the operator's to fix: show the list, not a stack trace.
