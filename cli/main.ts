@@ -32,6 +32,7 @@ import { manifestCommand } from './commands/manifest';
 import { syncCommand } from './commands/sync';
 import { trustPolicyCommand } from './commands/trust-policy';
 import { verifyCommand } from './commands/verify';
+import { webhookCommand } from './commands/webhook';
 import { errorLine, toJson } from './output';
 
 /** The program name used in help and messages. */
@@ -50,6 +51,7 @@ export const COMMANDS: readonly Command[] = [
   keysCommand,
   denyCommand,
   syncCommand,
+  webhookCommand,
 ];
 
 /** Flags every command accepts. */

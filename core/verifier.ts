@@ -142,7 +142,7 @@ export function createVerifier(jwks: { keys: unknown[] }, policy: VerifierPolicy
   const settings = normalizePolicy(policy);
   if (jwks === null || typeof jwks !== 'object' || !Array.isArray(jwks.keys)) throw new TypeError('JWKS must be an object with a "keys" array');
 
-  const { keys, skippedKeys } = importKeys(jwks.keys, settings.kidlessCompat);
+  const { keys, skippedKeys } = withoutConflictingKids(importKeys(jwks.keys, settings.kidlessCompat));
   const byKid = new Map<string, ImportedKey[]>();
   const byAlgForKidless = new Map<SigningAlg, ImportedKey[]>();
   const kidlessSeen = new Set<string>();
@@ -322,14 +322,47 @@ function isNonEmptyStringList(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item !== '');
 }
 
-function importKeys(entries: readonly unknown[], kidlessCompat: boolean): { keys: { key: ImportedKey; material: string }[]; skippedKeys: SkippedKey[] } {
-  const keys: { key: ImportedKey; material: string }[] = [];
+function importKeys(entries: readonly unknown[], kidlessCompat: boolean): { keys: { key: ImportedKey; material: string; index: number }[]; skippedKeys: SkippedKey[] } {
+  const keys: { key: ImportedKey; material: string; index: number }[] = [];
   const skippedKeys: SkippedKey[] = [];
   entries.forEach((entry, index) => {
     const imported = importKey(entry, index, kidlessCompat);
     if ('reason' in imported) skippedKeys.push(imported);
-    else keys.push(imported);
+    else keys.push({ ...imported, index });
   });
+  return { keys, skippedKeys };
+}
+
+/**
+ * Drops every key of a kid that appears with different key material: a kid names one key for
+ * good, so a key set that binds it to two (a document written by something other than the sync)
+ * cannot tell which is genuine, and trying both would let an intruder's key verify under the real
+ * key's kid. Identical copies (the same kid and material, listed twice) stay usable. Kid-less
+ * entries (`kid: ""`, kube's compat copies) are not a kid and never conflict.
+ */
+function withoutConflictingKids(imported: { keys: { key: ImportedKey; material: string; index: number }[]; skippedKeys: SkippedKey[] }): {
+  keys: { key: ImportedKey; material: string }[];
+  skippedKeys: SkippedKey[];
+} {
+  const materialsOf = new Map<string, Set<string>>();
+  for (const { key, material } of imported.keys) {
+    if (key.kid === '') continue;
+    const materials = materialsOf.get(key.kid) ?? new Set<string>();
+    materials.add(material);
+    materialsOf.set(key.kid, materials);
+  }
+  const conflicting = new Set([...materialsOf].filter(([, materials]) => materials.size > 1).map(([kid]) => kid));
+  if (conflicting.size === 0) return imported;
+  const skippedKeys = [...imported.skippedKeys];
+  const keys: { key: ImportedKey; material: string }[] = [];
+  for (const entry of imported.keys) {
+    if (conflicting.has(entry.key.kid)) {
+      skippedKeys.push({ index: entry.index, kid: entry.key.kid, reason: 'kid appears with different key material in this key set: no key of this kid is used' });
+    } else {
+      keys.push(entry);
+    }
+  }
+  skippedKeys.sort((a, b) => a.index - b.index);
   return { keys, skippedKeys };
 }
 

@@ -6,14 +6,16 @@
  * Routes (docs/verify-api.md has the shapes):
  * - `POST /apis/authentication.k8s.io/v1/tokenreviews`: Kubernetes TokenReview in and out.
  * - `POST /verify`: `{ token, audiences }` in, a flat verdict out.
- * - any method on `/auth` and `/auth/...`: forward-auth for nginx `auth_request`, Traefik
- *   forwardAuth and Envoy ext_authz (HTTP): 200 with identity headers or 401, never a redirect.
+ * - any method on `/auth` and `/auth/audience/AUD[/...]`: forward-auth for nginx `auth_request`,
+ *   Traefik forwardAuth and Envoy ext_authz (HTTP): 200 with identity headers or 401, never a
+ *   redirect. Other paths below `/auth/` are 404; paths a normaliser could read another way are 400.
  *
  * A refused token is an answer, not an error (200, or 401 on `/auth`). Bad requests get 400, 404,
  * 405 or 413 with a JSON body; the only server error for any input is 503 when no key set is
  * usable. One structured log line per request; the token and its signature are never logged.
  */
-import { EXTRA_CLUSTER, EXTRA_ISSUER } from './token-claims';
+import { findDuplicateJsonKey, mayHaveDuplicateMember } from './jws-compact';
+import { EXTRA_CLUSTER, EXTRA_ISSUER, quote } from './token-claims';
 import type { IssuerRouter, TrustedIssuerKeys } from './trusted-issuers';
 import type { Identity, UnverifiedPayload, Verifier, VerifyResult } from './verifier';
 
@@ -21,10 +23,17 @@ import type { Identity, UnverifiedPayload, Verifier, VerifyResult } from './veri
 export interface ApiRequest {
   /** HTTP method, any case. */
   readonly method: string;
-  /** Path without query string or API Gateway stage prefix. */
+  /**
+   * The raw request target exactly as received (origin-form: `/path` optionally followed by
+   * `?query`), without an API Gateway stage prefix. Never a normalised form (no `new URL()`):
+   * the core refuses what a normaliser would silently resolve (dot segments, encoded slashes).
+   */
   readonly path: string;
-  /** Headers with lower-case names. */
-  readonly headers: Readonly<Record<string, string | undefined>>;
+  /**
+   * Headers with lower-case names. An adapter passes a repeated header as the list of its values
+   * (never merged), so that the core can refuse, say, two `Authorization` headers.
+   */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /** Query parameters (the first value of each). */
   readonly query: Readonly<Record<string, string | undefined>>;
   /** Body text, already base64-decoded by the adapter when needed. */
@@ -169,9 +178,13 @@ interface Outcome {
 export async function handleVerifyRequest(request: ApiRequest, deps: VerifyApiDeps): Promise<ApiResponse> {
   const startedMs = clockMs(deps);
   const method = typeof request.method === 'string' ? request.method.toUpperCase() : '';
-  const route = routeOf(typeof request.path === 'string' ? request.path : '');
+  const target = typeof request.path === 'string' ? request.path : '';
+  const route = isOriginForm(target) ? routeOf(target) : undefined;
   let outcome: Outcome;
   try {
+    if (!isOriginForm(target)) {
+      throw new RequestError('bad_request', `the request target ${JSON.stringify(target.slice(0, 100))} is not origin-form: it must start with a single "/"`);
+    }
     outcome = await handle(route, method, request, deps);
   } catch (err) {
     const error = err instanceof RequestError ? err : new RequestError('internal', 'internal error');
@@ -205,12 +218,26 @@ async function handle(route: Route | undefined, method: string, request: ApiRequ
 export const AUTH_AUDIENCE_PREFIX = `${AUTH_PATH}/audience/`;
 
 /**
- * The audiences a forward-auth request checks: the one its path prefix names, else the configured
- * ones. Never a query parameter: Envoy's ext_authz appends the client's path and query to its
- * prefix, so a query would let the client choose; the prefix is the proxy's own configuration.
+ * The audiences a forward-auth request checks, from its raw path (query already removed): the
+ * configured ones for exactly `/auth`, the one the path names for `/auth/audience/AUD` and
+ * `/auth/audience/AUD/<client path>`. Any other path below `/auth/` is 404, never a fallback to
+ * the configured audiences. Never a query parameter: Envoy's ext_authz appends the client's path
+ * and query to its prefix, so a query would let the client choose; the prefix is the proxy's own
+ * configuration.
+ *
+ * The path is refused (400) when anything along it could be read differently by a normaliser in
+ * front of or behind us: dot segments (`.`, `..`, raw or percent-encoded in any mix), encoded
+ * slashes, backslashes (raw or `%5C`), and empty segments (a trailing `/` aside). A client
+ * controls the suffix Envoy appends, so `/auth/audience/orders/%2e%2e/billing` must never become
+ * a request for `billing`.
  */
 function authAudiencesOf(path: string, configured: readonly string[]): readonly string[] {
-  if (!path.startsWith(AUTH_AUDIENCE_PREFIX)) return configured;
+  if (path === AUTH_PATH) return configured;
+  const unsafe = unsafePathReason(path);
+  if (unsafe !== undefined) throw new RequestError('bad_request', `forward-auth path refused: ${unsafe}`);
+  if (!path.startsWith(AUTH_AUDIENCE_PREFIX)) {
+    throw new RequestError('not_found', `no forward-auth route ${JSON.stringify(path.slice(0, 100))}: use ${AUTH_PATH} or ${AUTH_AUDIENCE_PREFIX}AUD[/...]`);
+  }
   const segment = path.slice(AUTH_AUDIENCE_PREFIX.length).split('/')[0];
   let audience: string;
   try {
@@ -222,15 +249,45 @@ function authAudiencesOf(path: string, configured: readonly string[]): readonly 
   return [audience];
 }
 
+/** Segments made of dots only, each dot raw or percent-encoded (`.`, `..`, `%2e`, `.%2E`, ...). */
+const DOT_SEGMENT = /^(?:\.|%2e)+$/i;
+
+/** Why a forward-auth path could be resolved differently by someone else, or `undefined`. */
+function unsafePathReason(path: string): string | undefined {
+  if (/%2f/i.test(path)) return 'it contains an encoded slash (%2F)';
+  if (path.includes('\\') || /%5c/i.test(path)) return 'it contains a backslash (raw or %5C)';
+  const segments = path.slice(1).split('/');
+  for (let index = 0; index < segments.length; index++) {
+    const segment = segments[index];
+    if (segment === '' && index < segments.length - 1) return 'it contains an empty segment (//)';
+    if (DOT_SEGMENT.test(segment)) return 'it contains a dot segment (".", "..", raw or percent-encoded)';
+  }
+  return undefined;
+}
+
+/** Whether a request target is origin-form: one `/`, then anything but another `/` first. */
+function isOriginForm(target: string): boolean {
+  return target.startsWith('/') && !target.startsWith('//');
+}
+
 async function handleAuth(request: ApiRequest, deps: VerifyApiDeps): Promise<Outcome> {
-  const authorization = header(request, 'authorization');
+  // Path problems first: a refused path is refused whatever the token.
+  const audiences = authAudiencesOf(request.path.split('?')[0], deps.authAudiences);
+  const authorizations = headerValues(request, 'authorization');
+  // Two Authorization headers (or API Gateway's comma-joined form of them, a comma never being
+  // part of a bearer token) would let a proxy and this API read different tokens.
+  if (authorizations.length > 1 || authorizations.some((value) => value.includes(','))) {
+    const message = 'more than one Authorization header';
+    const response = jsonResponse(401, { authenticated: false, reason: 'malformed', message }, { 'www-authenticate': 'Bearer error="invalid_request"' });
+    return { response, verdict: 'rejected', reason: 'malformed' };
+  }
+  const authorization = authorizations[0];
   const match = authorization === undefined ? null : /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(authorization);
   if (match === null) {
     const message = authorization === undefined ? 'no Authorization header' : 'Authorization is not "Bearer <token>"';
     const response = jsonResponse(401, { authenticated: false, reason: 'malformed', message }, { 'www-authenticate': 'Bearer' });
     return { response, verdict: 'rejected', reason: 'malformed' };
   }
-  const audiences = authAudiencesOf(request.path, deps.authAudiences);
   const result = await verifyToken(match[1], audiences, request.callerAudiences, deps);
   if (!result.ok) {
     const response = jsonResponse(
@@ -305,11 +362,19 @@ function readJsonBody(request: ApiRequest, deps: VerifyApiDeps): unknown {
     throw new RequestError('body_too_large', `request body is larger than ${limit} bytes`);
   }
   if (typeof body !== 'string' || body.trim() === '') throw new RequestError('bad_request', 'request body is empty: a JSON object is required');
+  let parsed: unknown;
   try {
-    return JSON.parse(body);
+    parsed = JSON.parse(body);
   } catch {
     throw new RequestError('malformed_json', 'request body is not valid JSON');
   }
+  // JSON.parse keeps the last of repeated members; a proxy or log reading the first would see
+  // another token than the one verified.
+  if (mayHaveDuplicateMember(body, parsed)) {
+    const duplicate = findDuplicateJsonKey(body);
+    if (duplicate !== undefined) throw new RequestError('malformed_json', `request body repeats the member ${quote(duplicate)}`);
+  }
+  return parsed;
 }
 
 function verifyRequestOf(body: unknown): { token: string; audiences: readonly string[] | undefined } {
@@ -319,9 +384,9 @@ function verifyRequestOf(body: unknown): { token: string; audiences: readonly st
 
 function tokenReviewOf(body: unknown): { token: string; audiences: readonly string[] | undefined } {
   if (!isPlainObject(body)) throw new RequestError('bad_request', 'request body must be a TokenReview object');
-  if (body.kind !== undefined && body.kind !== 'TokenReview') throw new RequestError('bad_request', `kind must be "TokenReview", got ${JSON.stringify(body.kind)}`);
+  if (body.kind !== undefined && body.kind !== 'TokenReview') throw new RequestError('bad_request', `kind must be "TokenReview", got ${shown(body.kind)}`);
   if (body.apiVersion !== undefined && body.apiVersion !== 'authentication.k8s.io/v1') {
-    throw new RequestError('bad_request', `apiVersion must be "authentication.k8s.io/v1", got ${JSON.stringify(body.apiVersion)}`);
+    throw new RequestError('bad_request', `apiVersion must be "authentication.k8s.io/v1", got ${shown(body.apiVersion)}`);
   }
   const spec = body.spec;
   if (!isPlainObject(spec)) throw new RequestError('bad_request', 'TokenReview has no spec object');
@@ -436,9 +501,23 @@ function routeOf(path: string): Route | undefined {
   return undefined;
 }
 
-function header(request: ApiRequest, name: string): string | undefined {
+/** Every value of a header, repeated ones unmerged. */
+function headerValues(request: ApiRequest, name: string): string[] {
   const value = request.headers?.[name];
-  return typeof value === 'string' ? value : undefined;
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** A client-sent JSON value in a message, cut to the length of every other quoted value. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = typeof value;
+  }
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }
 
 function logLine(route: Route | undefined, method: string, outcome: Outcome, latencyMs: number): Record<string, unknown> {

@@ -8,22 +8,26 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { configJwks } from '../core/config';
-import type { ClusterConfig, ClusterJwksSource, ServiceAccountRoleConfig } from '../core/config';
+import type { ClusterConfig, ClusterJwksSource } from '../core/config';
 import { Alarms } from './constructs/alarms';
-import { Federation } from './constructs/federation';
-import type { ServiceAccountRoleProps } from './constructs/federation';
+import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
 import { IssuerSite, PRIVATE_BUCKET_LAYOUT } from './constructs/issuer-site';
 import type { IssuerCustomDomain } from './constructs/issuer-site';
 import { OperationsDashboard } from './constructs/dashboard';
 import { DEFAULT_METRICS_NAMESPACE, JwksSync } from './constructs/jwks-sync';
 import type { ClusterJwksEndpoint } from './constructs/jwks-sync';
 import { VerifyApi } from './constructs/verify-api';
-import { acknowledgeNag, managedPolicyFindings, wildcardFindings } from './private/nag';
 
 /** Properties of {@link ClusterOidcStack}. */
 export interface ClusterOidcStackProps extends StackProps {
   /** The validated configuration of the cluster (core/config.ts `validateConfig`). */
   readonly cluster: ClusterConfig;
+  /**
+   * Ids of the cluster's `serviceAccountRoles` that live in other accounts
+   * ({@link FederationAccountStack}): they are not created in this stack.
+   * @default - every role is created here
+   */
+  readonly rolesInOtherAccounts?: readonly string[];
   /**
    * Fleet verifier roles of other accounts that may read this cluster's deny list
    * (`s3:GetObject` on `control/deny-list.json` of the private bucket, nothing else): exact role
@@ -55,7 +59,7 @@ export class ClusterOidcStack extends Stack {
   readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ClusterOidcStackProps) {
-    const { cluster, denyListReaderArns, ...stackProps } = props;
+    const { cluster, rolesInOtherAccounts, denyListReaderArns, ...stackProps } = props;
     super(scope, id, {
       description: `OIDC issuer, IAM federation, JWKS sync and Verify API of Kubernetes cluster ${cluster.name}`,
       ...(cluster.env ? { env: cluster.env } : {}),
@@ -72,9 +76,10 @@ export class ClusterOidcStack extends Stack {
       clientIds: cluster.audiences,
       ...(cluster.existingOidcProviderArn ? { existingProviderArn: cluster.existingOidcProviderArn } : {}),
       issuerReachableVia: site.reachableVia,
-      serviceAccountRoles: cluster.serviceAccountRoles.map((role) => this.roleProps(role)),
+      serviceAccountRoles: cluster.serviceAccountRoles
+        .filter((role) => !(rolesInOtherAccounts ?? []).includes(role.id))
+        .map((role) => serviceAccountRolePropsFromConfig(this, role)),
     });
-    for (const role of cluster.serviceAccountRoles) this.acknowledgeOperatorPermissions(role);
 
     // One namespace per cluster: the sync's metrics carry no dimensions.
     const metricsNamespace = `${DEFAULT_METRICS_NAMESPACE}/${cluster.name}`;
@@ -162,30 +167,6 @@ export class ClusterOidcStack extends Stack {
       hostedZone: route53.HostedZone.fromHostedZoneAttributes(this, 'IssuerZone', { hostedZoneId: issuer.hostedZoneId, zoneName: issuer.hostedZoneName }),
       certificate: acm.Certificate.fromCertificateArn(this, 'IssuerCertificate', issuer.certificateArn),
     };
-  }
-
-  private roleProps(role: ServiceAccountRoleConfig): ServiceAccountRoleProps {
-    return {
-      id: role.id,
-      namespace: role.namespace,
-      ...(role.serviceAccount !== undefined ? { serviceAccount: role.serviceAccount } : {}),
-      match: role.match,
-      audience: role.audience,
-      managedPolicies: role.managedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(this, `${role.id}ManagedPolicy${i}`, arn)),
-      inlineStatements: role.inlinePolicyStatements.map((statement) => iam.PolicyStatement.fromJson(statement)),
-    };
-  }
-
-  /**
-   * A role's permissions are the operator's own choice in the cluster config, reviewed there; the
-   * AwsSolutions findings they raise are acknowledged with a pointer to that config.
-   */
-  private acknowledgeOperatorPermissions(role: ServiceAccountRoleConfig): void {
-    const construct = this.federation.roles.get(role.id);
-    if (!construct) return;
-    const where = `serviceAccountRoles "${role.id}" of the cluster config`;
-    for (const id of managedPolicyFindings(role.managedPolicyArns)) acknowledgeNag(construct, id, `Managed policy chosen by the operator in ${where}.`);
-    for (const id of wildcardFindings(role.inlinePolicyStatements)) acknowledgeNag(construct, id, `Permission chosen by the operator in ${where}.`);
   }
 
   private clusterEndpoint(source: ClusterJwksSource): ClusterJwksEndpoint {

@@ -1,6 +1,6 @@
 /** `local`: the whole system on 127.0.0.1 with no AWS account (`npm start`). */
-import { DEFAULT_LOCAL_AUDIENCE, DEFAULT_LOCAL_PORT, mintDemoToken, startLocalMode } from '../local-mode';
-import { CliError, EXIT_OK, integerFlag, LeafCommand, listFlag, stringFlag } from '../command';
+import { DEFAULT_LOCAL_AUDIENCE, DEFAULT_LOCAL_PORT, LocalModeSetupError, mintDemoToken, startLocalMode } from '../local-mode';
+import { CliError, EXIT_OK, integerFlag, LeafCommand, listFlag, stringFlag, UsageError } from '../command';
 
 /** The `local` command. */
 export const localCommand: LeafCommand = {
@@ -10,7 +10,8 @@ export const localCommand: LeafCommand = {
     'With no flags: makes a demo key (once, in the state folder), publishes the discovery documents through',
     'the same sync core as the Lambda, serves them and the verify routes on 127.0.0.1, and prints a demo token',
     'with curl commands. With --key-file or --jwks-url, serves a real cluster\'s keys so that tokens from',
-    '`kubectl create token` verify locally. Stop with Ctrl-C.',
+    '`kubectl create token` verify locally: exactly the keys given are published (never the demo key, never',
+    'keys of an earlier run), and a key file that cannot be used stops it with exit 2. Stop with Ctrl-C.',
   ].join('\n'),
   options: {
     'key-file': { type: 'string', valueName: 'FILE', multiple: true, description: 'a cluster key file (sa.pub, or sa.key: only its public half is used)' },
@@ -33,7 +34,10 @@ export const localCommand: LeafCommand = {
       audiences: listFlag(args, 'audience'),
       port: integerFlag(args, 'port', DEFAULT_LOCAL_PORT, 0, 65535),
       stateDir: stringFlag(args, 'state-dir'),
-    }).catch((err: Error) => { throw new CliError(err.message); });
+    }).catch((err: Error) => {
+      // A key source or state folder that cannot be used is the operator's input: exit 2.
+      throw err instanceof LocalModeSetupError ? new UsageError(err.message) : new CliError(err.message);
+    });
     const nowSeconds = Math.floor(context.io.now().getTime() / 1000);
     const token = mode.usesDemoKey ? await mintDemoToken(mode, nowSeconds) : undefined;
     const human = [
@@ -43,7 +47,10 @@ export const localCommand: LeafCommand = {
       `  jwks:      ${mode.url}${new URL(`${mode.issuer}/openid/v1/jwks`).pathname}`,
       `  audiences: ${mode.audiences.join(', ')}`,
       `  state:     ${mode.stateDir}${mode.usesDemoKey ? ' (holds a DEMO key: never use it for a real cluster)' : ''}`,
-      `  published: ${mode.lastSync.plan?.publishedKids.join(', ') ?? '(see state)'}`,
+      `  keys:      ${mode.publishedKids.length} published: ${mode.publishedKids.join(', ') || '(none)'}`,
+      mode.publishesDemoKey
+        ? '             the DEMO key is published (demo mode: no --key-file or --jwks-url given)'
+        : '             the demo key is NOT published: only the keys given in this run',
       ...(token ? [
         '',
         'A demo token (system:serviceaccount:default:demo, valid for one hour):',
@@ -62,7 +69,7 @@ export const localCommand: LeafCommand = {
       '',
       'Press Ctrl-C to stop.',
     ].join('\n');
-    context.emit(human, { url: mode.url, issuer: mode.issuer, audiences: mode.audiences, stateDir: mode.stateDir, demoToken: token ?? null });
+    context.emit(human, { url: mode.url, issuer: mode.issuer, audiences: mode.audiences, stateDir: mode.stateDir, publishedKids: mode.publishedKids, demoKeyPublished: mode.publishesDemoKey, demoToken: token ?? null });
     const signal = await context.io.untilInterrupted();
     await mode.close();
     context.note(`stopped (${signal})`);

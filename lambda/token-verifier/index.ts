@@ -128,16 +128,27 @@ export async function handler(event: APIGatewayProxyEventV2WithIAMAuthorizer): P
   return { statusCode: response.status, headers: response.headers, body: response.body };
 }
 
+/**
+ * The event as the core's request. `rawPath` is passed as it came (HTTP API has already
+ * percent-decoded it; the core refuses dot segments, backslashes and empty segments in whatever
+ * form arrives). Payload 2.0 joins repeated headers with commas: the core treats a comma in
+ * `authorization` as two headers. A header name given twice in different case is kept as a list.
+ */
 function toApiRequest(event: APIGatewayProxyEventV2WithIAMAuthorizer): ApiRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (typeof value !== 'string') continue;
+    const lower = name.toLowerCase();
+    const existing = headers[lower];
+    headers[lower] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
   const query: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) if (value !== undefined) query[name] = value;
   const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   const callerArn = event.requestContext?.authorizer?.iam?.userArn;
   return {
     method: event.requestContext.http.method,
-    path: event.rawPath,
+    path: typeof event.rawPath === 'string' ? event.rawPath : '',
     headers,
     query,
     body,

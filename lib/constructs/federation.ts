@@ -2,8 +2,10 @@ import { CfnJson, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { IDependable } from 'constructs';
+import type { ServiceAccountRoleConfig } from '../../core/config';
 import { issuerHostPath, serviceAccountSubject, trustConditions } from '../../core/trust-policy';
 import type { ServiceAccountSubject } from '../../core/trust-policy';
+import { acknowledgeNag, managedPolicyFindings, wildcardFindings } from '../private/nag';
 
 /** The audience AWS STS expects, the default client ID of the provider. */
 const STS_AUDIENCE = 'sts.amazonaws.com';
@@ -32,6 +34,13 @@ export interface ServiceAccountRoleProps extends ServiceAccountSubject {
    * @default Duration.hours(1)
    */
   readonly maxSessionDuration?: iam.RoleProps['maxSessionDuration'];
+  /**
+   * Where the role's permissions were chosen and reviewed (for example `serviceAccountRoles "x" of
+   * the cluster config`). When set, cdk-nag's findings on AWS-managed policies and wildcards in
+   * these permissions are acknowledged with a pointer there, since they are the operator's choice.
+   * @default - findings are not acknowledged
+   */
+  readonly permissionsChosenIn?: string;
 }
 
 /** Properties of {@link Federation}. */
@@ -118,6 +127,33 @@ export class Federation extends Construct {
         ? { inlinePolicies: { ServiceAccountPermissions: new iam.PolicyDocument({ statements: [...spec.inlineStatements] }) } }
         : {}),
     });
+    if (spec.permissionsChosenIn) acknowledgeOperatorPermissions(role, spec, spec.permissionsChosenIn);
     return role;
   }
+}
+
+/**
+ * The construct props of a role of the cluster config (`serviceAccountRoles`), its managed policies
+ * imported by ARN in `scope`. Both the cluster's stack and the federation stacks in other accounts
+ * build their roles with it, so a role is the same wherever it lives.
+ */
+export function serviceAccountRolePropsFromConfig(scope: Construct, role: ServiceAccountRoleConfig): ServiceAccountRoleProps {
+  return {
+    id: role.id,
+    namespace: role.namespace,
+    ...(role.serviceAccount !== undefined ? { serviceAccount: role.serviceAccount } : {}),
+    match: role.match,
+    audience: role.audience,
+    managedPolicies: role.managedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(scope, `${role.id}ManagedPolicy${i}`, arn)),
+    inlineStatements: role.inlinePolicyStatements.map((statement) => iam.PolicyStatement.fromJson(statement)),
+    permissionsChosenIn: `serviceAccountRoles "${role.id}" of the cluster config`,
+  };
+}
+
+/** Acknowledges the AwsSolutions findings that the operator's own permission choices raise. */
+function acknowledgeOperatorPermissions(role: iam.Role, spec: ServiceAccountRoleProps, where: string): void {
+  const policyArns = (spec.managedPolicies ?? []).map((policy) => policy.managedPolicyArn).filter((arn) => !Token.isUnresolved(arn));
+  const statements = (spec.inlineStatements ?? []).map((statement) => statement.toStatementJson() as Record<string, unknown>);
+  for (const id of managedPolicyFindings(policyArns)) acknowledgeNag(role, id, `Managed policy chosen by the operator in ${where}.`);
+  for (const id of wildcardFindings(statements)) acknowledgeNag(role, id, `Permission chosen by the operator in ${where}.`);
 }

@@ -23,6 +23,23 @@ export const VERIFY_API_ROUTES = [
   { path: '/auth/{proxy+}', methods: [apigwv2.HttpMethod.ANY] },
 ] as const;
 
+/** Route limits of {@link VerifyApiProps.routeThrottles}: rate in requests per second, burst in requests. */
+export interface RouteThrottles {
+  /** `POST /verify`. @default - the stage `throttle` */
+  readonly verify?: apigwv2.ThrottleSettings;
+  /** `POST /apis/authentication.k8s.io/v1/tokenreviews`. @default - the stage `throttle` */
+  readonly tokenReview?: apigwv2.ThrottleSettings;
+  /** `ANY /auth` and `ANY /auth/{proxy+}` (each route key its own limit). @default - the stage `throttle` */
+  readonly auth?: apigwv2.ThrottleSettings;
+}
+
+/** The route keys each {@link RouteThrottles} member limits. */
+export const ROUTE_THROTTLE_KEYS: Readonly<Record<keyof RouteThrottles, readonly string[]>> = {
+  verify: ['POST /verify'],
+  tokenReview: ['POST /apis/authentication.k8s.io/v1/tokenreviews'],
+  auth: ['ANY /auth', 'ANY /auth/{proxy+}'],
+};
+
 /** Verification policy passed to the handler. */
 export interface VerifyPolicy {
   /** Audiences callers may ask about. */
@@ -152,6 +169,16 @@ export interface VerifyApiProps {
    */
   readonly throttle?: apigwv2.ThrottleSettings;
   /**
+   * Limits of their own for `/verify`, TokenReview and `/auth`, so that a flood on one route is
+   * throttled on that route and cannot use up the others' budget (one stage-wide limit let one
+   * client starve every proxy using `/auth`). A member left out gets the stage `throttle` values
+   * as its own route limit; the `$default` route (unknown paths) keeps the stage limit. These are
+   * limits per route, not per client: for per-client limits see the WAF rate-based rule in
+   * docs/verify-api.md.
+   * @default - every route: its own limit with the stage `throttle` values
+   */
+  readonly routeThrottles?: RouteThrottles;
+  /**
    * CloudWatch namespace of the handler's EMF metrics (requests and latency by route and result).
    * @default 'KubeOidc'
    */
@@ -239,8 +266,9 @@ export class VerifyApi extends Construct {
       ...(authorizer ? { defaultAuthorizer: authorizer } : {}),
       createDefaultStage: false,
     });
+    const routes: apigwv2.HttpRoute[] = [];
     for (const route of VERIFY_API_ROUTES) {
-      this.api.addRoutes({ path: route.path, methods: [...route.methods], integration });
+      routes.push(...this.api.addRoutes({ path: route.path, methods: [...route.methods], integration }));
     }
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.THREE_MONTHS });
@@ -267,6 +295,21 @@ export class VerifyApi extends Construct {
       },
     });
     this.url = this.stage.url;
+
+    const stageThrottle = { rateLimit: props.throttle?.rateLimit ?? 50, burstLimit: props.throttle?.burstLimit ?? 100 };
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const [name, routeKeys] of Object.entries(ROUTE_THROTTLE_KEYS) as [keyof RouteThrottles, readonly string[]][]) {
+      const given = props.routeThrottles?.[name];
+      const limit = { rateLimit: given?.rateLimit ?? stageThrottle.rateLimit, burstLimit: given?.burstLimit ?? stageThrottle.burstLimit };
+      if (!(limit.rateLimit >= 0) || !(limit.burstLimit >= 0) || !Number.isInteger(limit.burstLimit)) {
+        throw new Error(`VerifyApi routeThrottles.${name}: rateLimit must be a number >= 0 and burstLimit an integer >= 0 (got ${JSON.stringify(given)})`);
+      }
+      for (const routeKey of routeKeys) routeSettings[routeKey] = { ThrottlingRateLimit: limit.rateLimit, ThrottlingBurstLimit: limit.burstLimit };
+    }
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    cfnStage.routeSettings = routeSettings;
+    // A route setting names a route key, which must exist before the stage refers to it.
+    for (const route of routes) cfnStage.addDependency(route.node.defaultChild as apigwv2.CfnRoute);
 
     if (props.iamAuth) {
       // Forward-auth proxies (nginx, Traefik, Envoy) cannot sign requests, and the token already fills Authorization.

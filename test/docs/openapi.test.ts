@@ -51,7 +51,10 @@ const SCENARIOS: Scenario[] = [
   ...bodyScenarios(VERIFY_PATH, { token, audiences: [FIXTURE_AUDIENCES[0]] }, { audiences: [FIXTURE_AUDIENCES[0]] }),
   ...['GET', 'POST', 'HEAD'].flatMap((method): Scenario[] => [
     { name: 'a valid token for the asked audience', method, path: AUTH_PATH, query: { audience: FIXTURE_AUDIENCES[0] }, headers: { authorization: `Bearer ${token}` } },
-    { name: 'a valid token, default audience, below /auth', method, path: `${AUTH_PATH}/orders/42`, headers: { authorization: `bearer ${token}` } },
+    { name: 'a valid token, the audience the path names, below /auth', method, path: `${AUTH_PATH}/audience/${FIXTURE_AUDIENCES[0]}/orders/42`, headers: { authorization: `bearer ${token}` } },
+    { name: 'a dot segment in the path', method, path: `${AUTH_PATH}/audience/${FIXTURE_AUDIENCES[0]}/%2e%2e/x`, headers: { authorization: `Bearer ${token}` } },
+    { name: 'an undocumented form below /auth', method, path: `${AUTH_PATH}/orders/42`, headers: { authorization: `Bearer ${token}` } },
+    { name: 'two Authorization headers, comma-joined', method, path: AUTH_PATH, headers: { authorization: `Bearer ${token},Bearer ${token}` } },
     { name: 'a badly signed token', method, path: AUTH_PATH, headers: { authorization: `Bearer ${tampered(token)}` } },
     { name: 'no Authorization header', method, path: AUTH_PATH },
     { name: 'a Basic Authorization header', method, path: AUTH_PATH, headers: { authorization: 'Basic dXNlcjpwYXNz' } },

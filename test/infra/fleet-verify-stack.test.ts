@@ -118,6 +118,17 @@ describe('FleetVerifyStack', () => {
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', DefaultRouteSettings: { ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 } });
   });
 
+  test('route throttles reach the stage: /verify limited on its own, the other routes at the stage limit', () => {
+    const { template } = synthFleet(fleetConfig({ routeThrottles: { verify: { rateLimit: 5, burstLimit: 10 } } }));
+    const stage = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))[0].Properties as Json;
+    expect(stage.RouteSettings).toEqual({
+      'POST /verify': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      'POST /apis/authentication.k8s.io/v1/tokenreviews': { ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 },
+      'ANY /auth': { ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 },
+      'ANY /auth/{proxy+}': { ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 },
+    });
+  });
+
   test('the verifier role reads exactly the configured JWKS and deny-list objects, nothing else', () => {
     const statements = verifierStatements(main);
     expect(statements).toHaveLength(2);

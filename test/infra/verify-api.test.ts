@@ -1,9 +1,10 @@
-import type { CfnElement } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Stack, type CfnElement } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
-import { VERIFY_API_ROUTES } from '../../lib/constructs/verify-api';
+import { ROUTE_THROTTLE_KEYS, VERIFY_API_ROUTES, VerifyApi, type VerifyApiProps } from '../../lib/constructs/verify-api';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
-import { defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
+import { defaultDomainCluster, fullCluster, resourcesOf, synthCluster, testApp } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
 
 const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -159,4 +160,50 @@ test('a disabled Verify API creates no API, function or output', () => {
   expect(stack.verifyApi).toBeUndefined();
   template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
   expect(Object.keys(template.toJSON().Outputs as Json)).not.toContain('VerifyApiUrl');
+});
+
+describe('VerifyApi route throttles (issue 12 §5)', () => {
+  function standalone(extra: Partial<VerifyApiProps>): Template {
+    const stack = new Stack(testApp(), 'Throttles', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const documentsBucket = new s3.Bucket(stack, 'Docs');
+    const privateBucket = new s3.Bucket(stack, 'Private');
+    new VerifyApi(stack, 'Verify', { issuerUrl: 'https://oidc.example.com/c1', documentsBucket, jwksKey: 'c1/openid/v1/jwks', privateBucket, policy: { audiences: ['a'] }, ...extra });
+    return Template.fromStack(stack);
+  }
+  const stageOf = (template: Template) => Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))[0] as Json & { Properties: Json; DependsOn?: string[] };
+
+  test('by default /verify, TokenReview and /auth each get a limit of their own, with the stage values', () => {
+    const stage = stageOf(open.template).Properties;
+    const own = { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 };
+    expect(stage.RouteSettings).toEqual({
+      'POST /verify': own,
+      'POST /apis/authentication.k8s.io/v1/tokenreviews': own,
+      'ANY /auth': own,
+      'ANY /auth/{proxy+}': own,
+    });
+    // The route keys named are exactly the routes that exist, which the stage waits for.
+    expect(Object.keys(stage.RouteSettings as Json).sort()).toEqual(routes(open).map((r) => r.RouteKey as string).filter((key) => key !== '$default').sort());
+    expect(Object.values(ROUTE_THROTTLE_KEYS).flat().sort()).toEqual(Object.keys(stage.RouteSettings as Json).sort());
+  });
+
+  test('the construct takes per-route limits, a left-out route falling back to the stage throttle', () => {
+    const template = standalone({ throttle: { rateLimit: 20, burstLimit: 30 }, routeThrottles: { auth: { rateLimit: 200, burstLimit: 400 }, verify: { rateLimit: 5 } } });
+    const stage = stageOf(template);
+    expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 20, ThrottlingBurstLimit: 30 });
+    expect(stage.Properties.RouteSettings).toEqual({
+      'POST /verify': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 30 },
+      'POST /apis/authentication.k8s.io/v1/tokenreviews': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 30 },
+      'ANY /auth': { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+      'ANY /auth/{proxy+}': { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+    });
+    const routeIds = Object.keys(resourcesOf(template, 'AWS::ApiGatewayV2::Route'));
+    expect(routeIds).toHaveLength(5);
+    // Every named route is created before the stage refers to its key ($default needs no setting).
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(routeIds.filter((id) => (resourcesOf(template, 'AWS::ApiGatewayV2::Route')[id].Properties as Json).RouteKey !== '$default')));
+  });
+
+  test('refuses a negative or fractional-burst limit with the route named', () => {
+    expect(() => standalone({ routeThrottles: { tokenReview: { rateLimit: -1 } } })).toThrow(/routeThrottles\.tokenReview/);
+    expect(() => standalone({ routeThrottles: { auth: { burstLimit: 1.5 } } })).toThrow(/routeThrottles\.auth/);
+  });
 });

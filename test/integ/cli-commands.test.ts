@@ -158,6 +158,31 @@ describe('trust-policy', () => {
   });
 });
 
+describe('trust-policy for a role in another account of the cluster', () => {
+  test('--role-arn derives the provider of the role\'s own account and partition, and refuses another account\'s provider', async () => {
+    const issuer = 'https://oidc.example.com/cluster-a';
+    const roleArn = 'arn:aws:iam::111111111111:role/s3-reader';
+    const [fromRole, fromChina, withProvider, otherAccount, withAccount, badRole] = await Promise.all([
+      runCliJson(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', roleArn]),
+      runCliJson(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', 'arn:aws-cn:iam::111111111111:role/s3-reader']),
+      runCliJson(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', roleArn, '--provider-arn', 'arn:aws:iam::111111111111:oidc-provider/oidc.example.com/cluster-a']),
+      runCli(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', roleArn, '--provider-arn', 'arn:aws:iam::123456789012:oidc-provider/oidc.example.com/cluster-a']),
+      runCli(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', roleArn, '--account-id', '111111111111']),
+      runCli(['trust-policy', '--issuer', issuer, '--namespace', 'data', '--service-account', 'reader', '--role-arn', 'arn:aws:iam::111111111111:user/bob']),
+    ]);
+    expect(fromRole.status).toBe(0);
+    expect(fromRole.json).toEqual(trustPolicyDocument('arn:aws:iam::111111111111:oidc-provider/oidc.example.com/cluster-a', issuer, { namespace: 'data', serviceAccount: 'reader' }, 'sts.amazonaws.com'));
+    expect(fromChina.json).toMatchObject({ Statement: [{ Principal: { Federated: 'arn:aws-cn:iam::111111111111:oidc-provider/oidc.example.com/cluster-a' } }] });
+    expect(withProvider.json).toEqual(fromRole.json);
+    expect(otherAccount.status).toBe(2);
+    expectOneLineError(otherAccount.stderr, '--provider-arn is in account 123456789012 but the role is in account 111111111111: a role trusts only a provider of its own account');
+    expect(withAccount.status).toBe(2);
+    expectOneLineError(withAccount.stderr, '--role-arn already names the account and partition');
+    expect(badRole.status).toBe(2);
+    expectOneLineError(badRole.stderr, '--role-arn arn:aws:iam::111111111111:user/bob is not an IAM role ARN');
+  });
+});
+
 describe('manifest', () => {
   const base = ['manifest', '--role-arn', 'arn:aws:iam::123456789012:role/payments-api', '--namespace', 'payments', '--service-account', 'api'];
 
@@ -183,6 +208,23 @@ describe('manifest', () => {
     expect(fromEnv.status).toBe(0);
     expect(fromEnv.json).toMatchObject({ podSpec: { volumes: [{ projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3600 } }] } }] } });
     expect(JSON.stringify(fromEnv.json)).toContain('"value":"us-west-2"');
+  });
+
+  test('a role in another account: the same manifest, and with --issuer a note naming the provider that account needs', async () => {
+    const otherAccount = ['manifest', '--role-arn', 'arn:aws:iam::111111111111:role/s3-reader', '--namespace', 'data', '--service-account', 'reader', '--region', 'eu-west-1'];
+    const [plain, withIssuer, badIssuer] = await Promise.all([
+      runCliJson(otherAccount),
+      runCliJson([...otherAccount, '--issuer', 'https://oidc.example.com/cluster-a']),
+      runCli([...otherAccount, '--issuer', 'https://oidc.example.com/cluster-a/']),
+    ]);
+    expect(plain.status).toBe(0);
+    expect(JSON.stringify(plain.json)).toContain('{"name":"AWS_ROLE_ARN","value":"arn:aws:iam::111111111111:role/s3-reader"}');
+    expect(plain.stderr).not.toContain('oidc-provider');
+    expect(withIssuer.status).toBe(0);
+    expect(withIssuer.json).toEqual(plain.json);
+    expect(withIssuer.stderr).toContain('note: account 111111111111 (the role\'s) must hold the IAM OIDC provider arn:aws:iam::111111111111:oidc-provider/oidc.example.com/cluster-a');
+    expect(badIssuer.status).toBe(2);
+    expectOneLineError(badIssuer.stderr, '--issuer must not end with "/"');
   });
 
   test('refuses what kube or STS would refuse (exit 2)', async () => {

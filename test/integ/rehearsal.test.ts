@@ -270,7 +270,10 @@ describe('the bundled verify handler on API Gateway HTTP API v2 events', () => {
         { request: { method: 'GET', path: '/auth', headers: { authorization: 'Bearer not-a-token' } }, status: 401, check: (res) => expect(JSON.stringify(res.headers).toLowerCase()).toContain('www-authenticate') },
       ],
       'ANY /auth/{proxy+}': [
-        { request: { method: 'POST', path: '/auth/payments/charge', headers: { authorization: `Bearer ${goodEc}` } }, status: 200, check: () => undefined },
+        { request: { method: 'POST', path: `/auth/audience/${VERIFY_AUDIENCE}/payments/charge`, headers: { authorization: `Bearer ${goodEc}` } }, status: 200, check: () => undefined },
+        // Issue 12 §2: a path below /auth that is not /auth/audience/AUD/... never falls back to the default audiences.
+        { request: { method: 'POST', path: '/auth/payments/charge', headers: { authorization: `Bearer ${goodEc}` } }, status: 404, check: () => undefined },
+        { request: { method: 'POST', path: `/auth/audience/${VERIFY_AUDIENCE}/../x`, headers: { authorization: `Bearer ${goodEc}` } }, status: 400, check: () => undefined },
       ],
       $default: [
         { request: { method: 'GET', path: '/not-a-route' }, status: 404, check: (res) => expect(JSON.parse(res.body!)).toHaveProperty('error') },

@@ -10,6 +10,7 @@ import { jwkFromPublicKey } from '../../core/keys';
 import { configKeysSource } from '../../runtime/key-sources';
 import { S3ObjectStore } from '../../runtime/s3-object-store';
 import { runSync } from '../../runtime/sync-runner';
+import { BILLING, NON_ORIGIN_TARGETS, ORDERS, UNDOCUMENTED_AUTH_TARGETS, UNSAFE_AUTH_TARGETS } from '../support/forward-auth-paths';
 import { Moto, startMoto } from '../support/moto';
 
 const ISSUER = 'https://oidc.example.com/cluster-a';
@@ -32,7 +33,7 @@ async function token(key: KeyObject, alg: 'RS256' | 'ES256', overrides: Record<s
     .setProtectedHeader({ alg, kid })
     .setIssuer(ISSUER)
     .setSubject('system:serviceaccount:payments:api')
-    .setAudience([AUDIENCE])
+    .setAudience([typeof overrides.aud === 'string' ? overrides.aud : AUDIENCE])
     .setIssuedAt(now)
     .setNotBefore(now)
     .setExpirationTime(now + 600)
@@ -40,7 +41,7 @@ async function token(key: KeyObject, alg: 'RS256' | 'ES256', overrides: Record<s
     .sign(key);
 }
 
-function event(method: string, path: string, options: { body?: string; headers?: Record<string, string>; query?: Record<string, string> } = {}): APIGatewayProxyEventV2WithIAMAuthorizer {
+function event(method: string, path: string | undefined, options: { body?: string; headers?: Record<string, string>; query?: Record<string, string> } = {}): APIGatewayProxyEventV2WithIAMAuthorizer {
   return {
     version: '2.0',
     routeKey: '$default',
@@ -52,7 +53,7 @@ function event(method: string, path: string, options: { body?: string; headers?:
     isBase64Encoded: false,
     requestContext: {
       accountId: '123456789012', apiId: 'api', domainName: 'x', domainPrefix: 'x', requestId: randomUUID(), routeKey: '$default', stage: '$default', time: '', timeEpoch: Date.now(),
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
+      http: { method, path: path as string, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
       authorizer: { iam: undefined as never },
     },
   } as APIGatewayProxyEventV2WithIAMAuthorizer;
@@ -119,7 +120,7 @@ describe('verifier Lambda on API Gateway v2 events', () => {
 
   it('forward-auth answers 200 with identity headers or 401 with WWW-Authenticate, never a redirect', async () => {
     const good = await token(ec.privateKey, 'ES256');
-    const ok = await handler(event('GET', '/auth/some/original/path', { headers: { authorization: `Bearer ${good}` } }));
+    const ok = await handler(event('GET', `/auth/audience/${AUDIENCE}/some/original/path`, { headers: { authorization: `Bearer ${good}` } }));
     expect(ok.statusCode).toBe(200);
     expect(JSON.stringify(ok.headers)).toContain('system:serviceaccount:payments:api');
     const denied = await handler(event('GET', '/auth', { headers: { authorization: 'Bearer not-a-token' } }));
@@ -149,5 +150,57 @@ describe('verifier Lambda on API Gateway v2 events', () => {
     } finally {
       await privateStore.delete('control/deny-list.json');
     }
+  });
+});
+
+describe('verifier Lambda, forward-auth paths and headers as API Gateway HTTP API passes them (issue 12 §2, §5)', () => {
+  // The shared cases name orders and billing; this stack's audiences are AUDIENCE and other.internal.
+  const mapped = (target: string) => target.split(ORDERS).join(AUDIENCE).split(BILLING).join('other.internal');
+  /**
+   * HTTP API hands the Lambda a percent-DECODED rawPath (docs/verify-api.md). So each raw case is
+   * also sent decoded once, which is what the Lambda sees when the client percent-encodes it.
+   */
+  const decodedOnce = (target: string) => target.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+  it('refuses every unsafe /auth path raw, and never lets the other audience\'s token through once decoded', async () => {
+    const other = await token(ec.privateKey, 'ES256', { aud: 'other.internal' });
+    for (const { target, status, why } of UNSAFE_AUTH_TARGETS) {
+      const raw = await handler(event('GET', mapped(target), { headers: { authorization: `Bearer ${other}` } }));
+      expect([why, raw.statusCode]).toEqual([why, status]);
+      expect(JSON.parse(raw.body as string)).toEqual({ error: 'bad_request', message: expect.any(String) });
+      const decoded = await handler(event('GET', decodedOnce(mapped(target)), { headers: { authorization: `Bearer ${other}` } }));
+      // Decoding can turn the path into another valid one (orders%2Fx -> orders/x): it must then check orders, not other.
+      expect([why, decoded.statusCode]).toEqual([why, expect.any(Number)]);
+      expect([why, [400, 401, 404].includes(decoded.statusCode as number)]).toEqual([why, true]);
+    }
+  });
+
+  it('answers 404 for undocumented /auth forms and 400 for a missing or non-origin rawPath, never 500', async () => {
+    const good = await token(ec.privateKey, 'ES256');
+    for (const { target } of UNDOCUMENTED_AUTH_TARGETS) {
+      expect([target, (await handler(event('GET', target, { headers: { authorization: `Bearer ${good}` } }))).statusCode]).toEqual([target, 404]);
+    }
+    for (const target of [...NON_ORIGIN_TARGETS.map((c) => c.target), undefined, '']) {
+      const res = await handler(event('GET', target, { headers: { authorization: `Bearer ${good}` } }));
+      expect([target, res.statusCode]).toEqual([target, 400]);
+    }
+  });
+
+  it('refuses two Authorization headers, which payload 2.0 joins with a comma, with 401 and no identity', async () => {
+    const good = await token(ec.privateKey, 'ES256');
+    for (const authorization of [`Bearer junk,Bearer ${good}`, `Bearer ${good},Bearer ${good}`, `Bearer ${good}, Bearer junk`]) {
+      const res = await handler(event('GET', '/auth', { headers: { authorization } }));
+      expect(res.statusCode).toBe(401);
+      expect(Object.keys(res.headers ?? {}).filter((name) => name.startsWith('x-auth-request-'))).toEqual([]);
+    }
+    const mixedCase = await handler(event('GET', '/auth', { headers: { Authorization: `Bearer ${good}` } }));
+    expect(mixedCase.statusCode).toBe(200);
+  });
+
+  it('refuses a body with a repeated token member with 400', async () => {
+    const good = await token(rsa.privateKey, 'RS256');
+    const res = await handler(event('POST', '/verify', { body: `{"token":"junk","token":${JSON.stringify(good)}}` }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body as string).error).toBe('malformed_json');
   });
 });

@@ -307,6 +307,42 @@ describe('tokens without a kid (clusters before Kubernetes 1.16)', () => {
   });
 });
 
+describe('a kid bound to two different keys in one key set (issue 12 §1)', () => {
+  // A document written by something other than the sync: the real key, then an intruder's key under its kid.
+  const intruder = newTestKey('RS256', rsa.kid);
+  const intruderToken = kubeToken(intruder);
+  const realToken = kubeToken(rsa);
+
+  it('uses neither key of the kid, whichever comes first, and says why', () => {
+    for (const keys of [[rsa.jwk, intruder.jwk], [intruder.jwk, rsa.jwk]]) {
+      const verifier = createVerifier({ keys: [...keys, ec.jwk] }, policy);
+      expect(refusal(verifier.verify(intruderToken, { now })).reason).toBe('unknown_kid');
+      expect(refusal(verifier.verify(realToken, { now })).reason).toBe('unknown_kid');
+      expect(verifier.hasKid(rsa.kid)).toBe(false);
+      expect(verifier.kids).toEqual([ec.kid]);
+      expect(verifier.skippedKeys.map((skipped) => [skipped.index, skipped.kid])).toEqual([[0, rsa.kid], [1, rsa.kid]]);
+      expect(verifier.skippedKeys[0].reason).toMatch(/different key material/);
+      // The other keys stay usable.
+      expect(verifier.verify(kubeToken(ec), { now }).ok).toBe(true);
+    }
+  });
+
+  it('does not try a conflicting kid\'s keys for kid-less tokens either', () => {
+    const verifier = createVerifier({ keys: [rsa.jwk, intruder.jwk] }, { ...policy, kidlessCompat: true });
+    const kidlessIntruder = signToken(intruder, { alg: 'RS256' }, kubeClaims());
+    expect(refusal(verifier.verify(kidlessIntruder, { now })).reason).toBe('unknown_kid');
+  });
+
+  it('keeps identical duplicates usable, and kid-less compat copies next to their key', () => {
+    const verifier = createVerifier({ keys: [rsa.jwk, { ...rsa.jwk }, { ...rsa.jwk, kid: '' }, { ...ec.jwk, kid: '' }, ec.jwk] }, { ...policy, kidlessCompat: true });
+    expect(verifier.kids).toEqual([rsa.kid, ec.kid].sort());
+    expect(verifier.skippedKeys).toEqual([]);
+    expect(verifier.verify(realToken, { now }).ok).toBe(true);
+    expect(verifier.verify(signToken(rsa, { alg: 'RS256' }, kubeClaims()), { now }).ok).toBe(true);
+    expect(refusal(verifier.verify(intruderToken, { now })).reason).toBe('bad_signature');
+  });
+});
+
 describe('key set', () => {
   it('skips unusable entries, says why, and keeps the usable ones', () => {
     const weak = { kty: 'RSA', kid: 'weak', alg: 'RS256', n: b64url(Buffer.alloc(128, 0xff)), e: 'AQAB' };

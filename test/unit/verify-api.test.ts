@@ -5,6 +5,7 @@
  */
 import { createVerifier, type Verifier, type VerifierPolicy } from '../../core/verifier';
 import { handleVerifyRequest, type ApiRequest, type KeySetProvider, type VerifyApiDeps } from '../../core/verify-api';
+import { BILLING, NON_ORIGIN_TARGETS, ORDERS, UNDOCUMENTED_AUTH_TARGETS, UNSAFE_AUTH_TARGETS } from '../support/forward-auth-paths';
 import { FIXTURE_NOW, kubeClaims, kubeFixtures, kubeToken, newTestKey, segments, TEST_ISSUER } from '../support/tokens';
 
 const fixtures = kubeFixtures();
@@ -140,8 +141,8 @@ describe('POST /verify', () => {
 });
 
 describe('/auth forward-auth', () => {
-  it('answers 200 with identity headers for a good bearer token, for any method and sub-path', async () => {
-    for (const [method, path] of [['GET', '/auth'], ['POST', '/auth/orders/42'], ['DELETE', '/auth/x'], ['HEAD', '/auth']]) {
+  it('answers 200 with identity headers for a good bearer token, for any method and the documented paths', async () => {
+    for (const [method, path] of [['GET', '/auth'], ['POST', '/auth/audience/sts.amazonaws.com/orders/42'], ['DELETE', '/auth/audience/sts.amazonaws.com'], ['HEAD', '/auth?x=1'], ['GET', '/auth/audience/sts.amazonaws.com/orders/']]) {
       const response = await call({ method, path, headers: { authorization: `Bearer ${validToken}` }, body: undefined });
       expect(response.status).toBe(200);
       expect(response.headers).toMatchObject({
@@ -180,7 +181,7 @@ describe('/auth forward-auth', () => {
     expect(fixed.status).toBe(200);
     expect(fixed.headers['x-auth-request-audiences']).toBe('api.payments.internal');
     // Envoy appends the client's query: it must not choose the audience.
-    const fromQuery = await call({ method: 'GET', path: '/auth/orders/42', headers: esHeaders, query: { audience: 'api.payments.internal' } });
+    const fromQuery = await call({ method: 'GET', path: '/auth?audience=api.payments.internal', headers: esHeaders, query: { audience: 'api.payments.internal' } });
     expect(fromQuery.status).toBe(401);
     expect(fromQuery.headers['www-authenticate']).toContain('bad_audience');
     const configured = await call({ method: 'GET', path: '/auth', headers: esHeaders }, depsWith(undefined, { authAudiences: ['api.payments.internal'] }));
@@ -199,6 +200,82 @@ describe('/auth forward-auth', () => {
     const response = await call({ method: 'GET', path: '/auth', headers: { authorization: `Bearer ${token}` } }, depsWith(provider(keyed)));
     expect(response.status).toBe(200);
     expect(response.headers['x-auth-request-pod-name']).toBe('pod%0D%0Ax-injected%3A%201');
+  });
+});
+
+describe('forward-auth paths (issue 12 §2: the audience cannot be switched by the path)', () => {
+  const key = newTestKey('ES256');
+  const twoAudiences = createVerifier({ keys: [key.jwk] }, { issuer: policy.issuer, allowedAudiences: [ORDERS, BILLING], defaultAudiences: [ORDERS] });
+  const billingToken = kubeToken(key, kubeClaims({ audiences: [BILLING] }));
+  const ordersToken = kubeToken(key, kubeClaims({ audiences: [ORDERS] }));
+  const deps = () => depsWith(provider(twoAudiences), { authAudiences: [ORDERS] });
+  const auth = (path: string, token = billingToken, headers: Record<string, string | string[]> = {}) =>
+    call({ method: 'GET', path, headers: { authorization: `Bearer ${token}`, ...headers }, body: undefined }, deps());
+
+  it('checks the audience the documented paths name, and only that one', async () => {
+    expect((await auth(`/auth/audience/${ORDERS}/x`, ordersToken)).status).toBe(200);
+    expect((await auth(`/auth/audience/${ORDERS}/x`)).status).toBe(401);
+    expect((await auth('/auth')).status).toBe(401);
+    expect((await auth('/auth', ordersToken)).status).toBe(200);
+    const billing = await auth(`/auth/audience/${BILLING}/x`);
+    expect(billing.status).toBe(200);
+    expect(billing.headers['x-auth-request-audiences']).toBe(BILLING);
+  });
+
+  it.each(UNSAFE_AUTH_TARGETS.map((c) => [c.why, c.target, c.status] as const))('refuses %s with 400 and a JSON reason: %s', async (_why, target, status) => {
+    const response = await auth(target);
+    expect(response.status).toBe(status);
+    expect(response.json).toEqual({ error: 'bad_request', message: expect.stringMatching(/^forward-auth path refused: |names no audience/) });
+    expect(response.headers['x-auth-request-audiences']).toBeUndefined();
+  });
+
+  it.each(UNDOCUMENTED_AUTH_TARGETS.map((c) => [c.why, c.target] as const))('answers 404 for an undocumented form (%s): %s, never the configured audiences', async (_why, target) => {
+    const response = await auth(target, ordersToken);
+    expect(response.status).toBe(404);
+    expect(response.json).toEqual({ error: 'not_found', message: expect.stringContaining('/auth/audience/AUD') });
+  });
+
+  it.each(NON_ORIGIN_TARGETS.map((c) => [c.why, c.target] as const))('answers 400, never 500, for a target that is not origin-form (%s): %s', async (_why, target) => {
+    const response = await auth(target, ordersToken);
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({ error: 'bad_request', message: expect.stringContaining('not origin-form') });
+  });
+
+  it('refuses more than one Authorization header with 401 and no identity, whether listed or comma-joined', async () => {
+    for (const authorization of [[`Bearer ${ordersToken}`, `Bearer ${ordersToken}`], [`Bearer junk`, `Bearer ${ordersToken}`], `Bearer junk,Bearer ${ordersToken}`, `Bearer ${ordersToken},Bearer ${ordersToken}`]) {
+      const response = await call({ method: 'GET', path: '/auth', headers: { authorization } }, deps());
+      expect(response.status).toBe(401);
+      expect(response.json).toEqual({ authenticated: false, reason: 'malformed', message: 'more than one Authorization header' });
+      expect(Object.keys(response.headers).filter((name) => name.startsWith('x-auth-request-'))).toEqual([]);
+    }
+    // One header given as a one-item list is one header.
+    expect((await call({ method: 'GET', path: '/auth', headers: { authorization: [`Bearer ${ordersToken}`] } }, deps())).status).toBe(200);
+  });
+});
+
+describe('request bodies (issue 12 §5)', () => {
+  it('refuses a body that repeats a member with 400, on /verify and TokenReview alike', async () => {
+    const verifyBody = `{"token":"junk","token":${JSON.stringify(validToken)}}`;
+    const verify = await call({ body: verifyBody });
+    expect(verify.status).toBe(400);
+    expect(verify.json).toEqual({ error: 'malformed_json', message: 'request body repeats the member "token"' });
+    const nested = `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"junk","token":${JSON.stringify(validToken)}}}`;
+    const review = await call({ path: TOKEN_REVIEW_PATH, body: nested });
+    expect(review.status).toBe(400);
+    expect(review.json).toMatchObject({ kind: 'Status', reason: 'BadRequest', code: 400, message: 'request body repeats the member "token"' });
+    const escaped = `{"token":"junk","\\u0074oken":${JSON.stringify(validToken)}}`;
+    expect((await call({ body: escaped })).status).toBe(400);
+    // Not a false alarm: a colon inside a value is no member.
+    expect((await call({ body: JSON.stringify({ token: validToken, audiences: ['a:"b', ': token'] }) })).status).toBe(200);
+  });
+
+  it('cuts a quoted kind or apiVersion to the length of other quoted values', async () => {
+    for (const body of [{ kind: 'K'.repeat(5000), spec: { token: validToken } }, { apiVersion: 'v'.repeat(5000), spec: { token: validToken } }, { kind: { nested: 'x'.repeat(5000) }, spec: { token: validToken } }]) {
+      const response = await call({ path: TOKEN_REVIEW_PATH, body: JSON.stringify(body) });
+      expect(response.status).toBe(400);
+      expect(response.json.message.length).toBeLessThan(220);
+      expect(response.json.message).toContain('…');
+    }
   });
 });
 
