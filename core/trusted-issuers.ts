@@ -78,17 +78,21 @@ export function createIssuerRouter<E extends IssuerEntry>(entries: readonly E[],
   function route(token: string): IssuerChoice<E> {
     if (typeof token !== 'string') return refusal('malformed', 'token is not a string');
     if (token.length > maxTokenBytes) return refusal('too_large', `token is longer than ${maxTokenBytes} characters`);
-    const payload = readUnverifiedPayload(token);
+    // The chosen verifier refuses a token with any non-ASCII character before it uses anything
+    // read here, so the hot path leaves that check to it; refusals below make it first, so a
+    // token gets the same reason whichever way it goes.
+    const payload = readUnverifiedPayload(token, false);
     if (!payload.ok) return payload;
     const iss = payload.payload.claims.iss;
+    if (typeof iss === 'string') {
+      // Map lookup: exact string equality, nothing normalised (no case folding, no trailing slash).
+      const entry = byIssuer.get(iss);
+      if (entry !== undefined) return { ok: true, entry, payload: payload.payload };
+    }
+    if (!isAscii(token)) return refusal('malformed', NON_ASCII);
     if (iss === undefined) return refusal('bad_issuer', 'token has no iss claim');
     if (typeof iss !== 'string') return refusal('malformed', 'iss claim is not a string');
-    // Map lookup: exact string equality, nothing normalised (no case folding, no trailing slash).
-    const entry = byIssuer.get(iss);
-    if (entry === undefined) {
-      return refusal('unknown_issuer', `token issuer ${quote(iss)} is not one of the ${issuers.length} trusted issuer${issuers.length === 1 ? '' : 's'}`);
-    }
-    return { ok: true, entry, payload: payload.payload };
+    return refusal('unknown_issuer', `token issuer ${quote(iss)} is not one of the ${issuers.length} trusted issuer${issuers.length === 1 ? '' : 's'}`);
   }
 
   return { route, issuers };
@@ -98,8 +102,12 @@ export function createIssuerRouter<E extends IssuerEntry>(entries: readonly E[],
  * Reads the claims of a compact JWS without checking its signature, with the verifier's strict
  * encoding rules. Only for choosing which keys to check the signature with: nothing read here may
  * be trusted before that check.
+ *
+ * @param checkAscii refuse a payload with non-ASCII characters (Node's base64 decoder reads only
+ * the low byte of wider ones); `false` only for a caller that refuses non-ASCII tokens itself
+ * before trusting anything read here
  */
-export function readUnverifiedPayload(token: string): { readonly ok: true; readonly payload: UnverifiedPayload } | Extract<VerifyResult, { ok: false }> {
+export function readUnverifiedPayload(token: string, checkAscii = true): { readonly ok: true; readonly payload: UnverifiedPayload } | Extract<VerifyResult, { ok: false }> {
   const firstDot = token.indexOf('.');
   const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
   if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
@@ -107,12 +115,11 @@ export function readUnverifiedPayload(token: string): { readonly ok: true; reado
     return refusal('malformed', segments === 5 ? 'token has 5 segments: an encrypted JWE, not a signed JWT' : `token has ${segments} segment${segments === 1 ? '' : 's'}, not the 3 of a signed JWT`);
   }
   const segment = token.slice(firstDot + 1, secondDot);
-  // Node's base64 decoder reads only the low byte of wider characters: refuse them first.
-  if (Buffer.byteLength(segment, 'utf8') !== segment.length) return refusal('malformed', 'token contains non-ASCII characters');
+  if (checkAscii && !isAscii(segment)) return refusal('malformed', NON_ASCII);
   const bytes = decodeAsciiBase64Url(segment, true);
-  if (bytes === undefined) return refusal('malformed', 'payload is not canonical unpadded base64url');
+  if (bytes === undefined) return malformedPayload(token, checkAscii, 'payload is not canonical unpadded base64url');
   const parsed = parseJsonObject(bytes);
-  if (!parsed.ok) return refusal('malformed', `payload is ${parsed.problem}`);
+  if (!parsed.ok) return malformedPayload(token, checkAscii, `payload is ${parsed.problem}`);
   return { ok: true, payload: { token, claims: parsed.value } };
 }
 
@@ -151,7 +158,7 @@ export function createFleetVerifier(members: readonly FleetMember[]): FleetVerif
       const choice = router.route(token);
       if (!choice.ok) return choice;
       const { entry } = choice;
-      const result = entry.verifier.verify(token, { ...request, unverifiedPayload: choice.payload });
+      const result = entry.verifier.verify(token, { audiences: request.audiences, now: request.now, unverifiedPayload: choice.payload });
       if (!result.ok) return result;
       return entry.cluster === undefined
         ? { ok: true, identity: result.identity, issuer: entry.issuer }
@@ -163,6 +170,17 @@ export function createFleetVerifier(members: readonly FleetMember[]): FleetVerif
 /** One issuer behind the Verify API: its names and its lazily loaded key set. */
 export interface TrustedIssuerKeys extends IssuerEntry {
   readonly keys: KeySetProvider;
+}
+
+const NON_ASCII = 'token contains non-ASCII characters';
+
+/** Without the ASCII check up front, a refusal still names non-ASCII first, as the verifier would. */
+function malformedPayload(token: string, asciiChecked: boolean, problem: string): Extract<VerifyResult, { ok: false }> {
+  return refusal('malformed', asciiChecked || isAscii(token) ? problem : NON_ASCII);
+}
+
+function isAscii(text: string): boolean {
+  return Buffer.byteLength(text, 'utf8') === text.length;
 }
 
 function refusal(reason: ReasonCode, message: string): Extract<VerifyResult, { ok: false }> {

@@ -420,3 +420,13 @@ function segmentCountMessage(token: string): string {
   return `token has ${segments} segment${segments === 1 ? '' : 's'}, not the 3 of a signed JWT`;
 }
 
+
+/**
+ * Checks a policy the way {@link createVerifier} does, without building a verifier (for
+ * configuration read at start, such as a fleet's trusted issuers, whose keys load later).
+ *
+ * @throws TypeError naming the invalid field
+ */
+export function validateVerifierPolicy(policy: VerifierPolicy): void {
+  normalizePolicy(policy);
+}

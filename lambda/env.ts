@@ -112,6 +112,7 @@ function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntr
     if (item !== undefined && (typeof item !== 'string' || item === '')) fail(`${member} must be a non-empty string`);
   }
   if (record.issuer === undefined) fail('issuer is required');
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(record.issuer as string)) fail('issuer must be an absolute http(s) URL without query or fragment');
   for (const member of ENTRY_LISTS) {
     const item = record[member];
     if (item !== undefined && (!Array.isArray(item) || !item.every((audience) => typeof audience === 'string' && audience !== ''))) fail(`${member} must be a list of non-empty strings`);

@@ -10,7 +10,7 @@
  * other issuer keeps its own cache and keeps answering.
  */
 import { createIssuerRouter, type IssuerRouter, type TrustedIssuerKeys } from '../core/trusted-issuers';
-import { createVerifier, type VerifierPolicy } from '../core/verifier';
+import { validateVerifierPolicy, type VerifierPolicy } from '../core/verifier';
 import { KeyCache } from './key-cache';
 
 /** One trusted issuer: its names, its policy and where its keys and deny list come from. */
@@ -56,7 +56,7 @@ export function createIssuerKeyCaches(sources: readonly TrustedIssuerSource[], o
   const entries: TrustedIssuerKeys[] = sources.map((source) => {
     // Checks the policy now (it throws on a bad one): the cache would only meet it at the first load.
     try {
-      createVerifier({ keys: [] }, source.policy);
+      validateVerifierPolicy(source.policy);
     } catch (err) {
       throw new TypeError(`trusted issuer ${JSON.stringify(source.policy?.issuer)}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -267,7 +267,8 @@ function instructions(): void {
     return Number(refs[1].replace(/,/g, ''));
   };
   console.log(`\nInstructions per verification (valgrind cachegrind, ${COUNT} tokens after ${WARMUP} of warm-up; repeatable, unlike time)`);
-  console.log(`  ${'alg'.padEnd(6)} ${'raw node:crypto'.padStart(16)} ${'verify core'.padStart(12)}  ratio raw/core`);
+  console.log(`  ${'alg'.padEnd(6)} ${'raw node:crypto'.padStart(16)} ${'verify core'.padStart(12)}  ratio raw/core  ${'reloaded'.padStart(9)} ${'fleet of 100'.padStart(12)}  core/fleet  reloaded/fleet`);
+  console.log('  (reloaded: the single-issuer core after one key-set reload, as a running Verify API has it; fleet: 100 trusted issuers)');
   for (const alg of ['RS256', 'ES256'] as const) {
     const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = jwkFromPublicKey(pair.publicKey);
@@ -277,7 +278,9 @@ function instructions(): void {
     const perVerification = (mode: string) => (instructionsOf(file, mode, COUNT) - instructionsOf(file, mode, 0)) / COUNT;
     const raw = perVerification('raw');
     const core = perVerification('core');
-    console.log(`  ${alg.padEnd(6)} ${raw.toFixed(0).padStart(16)} ${core.toFixed(0).padStart(12)}  ${(raw / core).toFixed(3).padStart(13)}x`);
+    const reloaded = perVerification('reloaded');
+    const fleet = perVerification('fleet');
+    console.log(`  ${alg.padEnd(6)} ${raw.toFixed(0).padStart(16)} ${core.toFixed(0).padStart(12)}  ${(raw / core).toFixed(3).padStart(13)}x  ${reloaded.toFixed(0).padStart(9)} ${fleet.toFixed(0).padStart(12)}  ${(core / fleet).toFixed(3).padStart(9)}x  ${(reloaded / fleet).toFixed(3).padStart(13)}x`);
   }
 }
 

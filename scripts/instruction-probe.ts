@@ -4,11 +4,15 @@
  * the number of measured verifications give, by subtraction, the instructions of one
  * verification, without start-up, key import or JIT warm-up.
  *
- * Usage: node instruction-probe.js TOKENS_JSON raw|core WARMUP COUNT
+ * Usage: node instruction-probe.js TOKENS_JSON raw|core|reloaded|fleet WARMUP COUNT
+ * (reloaded: the verify core as the Verify API's key cache runs it after its first refresh, a
+ * second verifier built for the same keys; fleet: the verify core behind core/trusted-issuers.ts
+ * with 100 trusted issuers, the tokens' issuer among them)
  */
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PublicJwk } from '../core/keys';
+import { createFleetVerifier } from '../core/trusted-issuers';
 import { createVerifier } from '../core/verifier';
 import { rawVerifier } from './raw-verifier';
 
@@ -31,6 +35,19 @@ function main(): void {
   let verify: (token: string) => boolean;
   if (mode === 'raw') {
     verify = rawVerifier(input.alg, createPublicKey({ key: input.jwk as never, format: 'jwk' }), input);
+  } else if (mode === 'fleet') {
+    const members = Array.from({ length: 100 }, (_, index) => ({
+      verifier: createVerifier({ keys: [input.jwk] }, { issuer: index === 57 ? input.issuer : `${input.issuer}/fleet-${index}`, allowedAudiences: [input.audience] }),
+      cluster: `c${index}`,
+    }));
+    const fleet = createFleetVerifier(members);
+    verify = (token) => fleet.verify(token, { now: input.now }).ok;
+  } else if (mode === 'reloaded') {
+    // V8 specializes a closure's optimized code to its context while it is the only closure of
+    // its kind: building a second verifier (as every key-cache refresh does) ends that.
+    createVerifier({ keys: [input.jwk] }, { issuer: input.issuer, allowedAudiences: [input.audience] });
+    const core = createVerifier({ keys: [input.jwk] }, { issuer: input.issuer, allowedAudiences: [input.audience] });
+    verify = (token) => core.verify(token, { now: input.now }).ok;
   } else {
     const core = createVerifier({ keys: [input.jwk] }, { issuer: input.issuer, allowedAudiences: [input.audience] });
     verify = (token) => core.verify(token, { now: input.now }).ok;

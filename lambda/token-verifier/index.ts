@@ -68,7 +68,8 @@ function fleetKeys(entries: readonly TrustedIssuerEnvEntry[]): VerifyApiDeps['ke
     entries.map((entry) => {
       const fetchOptions = entry.caBundle === undefined ? {} : { caPem: entry.caBundle };
       const { documentsBucket, privateBucket } = entry;
-      const jwksKey = entry.jwksKey ?? documentPaths(entry.issuer).jwksKey;
+      // Worked out on first use: a cold start pays only for the issuers whose tokens arrive.
+      let jwksKey = entry.jwksKey;
       const denyListKey = entry.denyListKey ?? DEFAULT_DENY_LIST_KEY;
       return {
         cluster: entry.cluster,
@@ -83,7 +84,7 @@ function fleetKeys(entries: readonly TrustedIssuerEnvEntry[]): VerifyApiDeps['ke
         },
         loadJwks:
           documentsBucket !== undefined
-            ? () => s3GetObjectText(documentsBucket, jwksKey, s3Settings())
+            ? () => s3GetObjectText(documentsBucket, (jwksKey ??= documentPaths(entry.issuer).jwksKey), s3Settings())
             : entry.jwksUrl !== undefined
               ? jwksUrlLoader(entry.jwksUrl, fetchOptions)
               : discoveryJwksLoader(entry.issuer, fetchOptions),

@@ -20,6 +20,7 @@ it.each([
   ['not JSON', '[', 'is not JSON'],
   ['an empty list', [], 'non-empty JSON array'],
   ['no issuer', [{ discovery: true }], 'TRUSTED_ISSUERS[0]: issuer is required'],
+  ['an issuer that is not a URL', [{ issuer: 'oidc.example.com/alpha', discovery: true }], 'issuer must be an absolute http(s) URL'],
   ['no key source', [{ issuer: 'https://a.example' }], 'TRUSTED_ISSUERS[0] ("https://a.example"): give exactly one key source'],
   ['two key sources', [{ issuer: 'https://a.example', discovery: true, jwksUrl: 'https://a.example/k' }], 'got discovery, jwksUrl'],
   ['a misspelt member', [{ issuer: 'https://a.example', discovery: true, allowedAudience: ['x'] }], 'unknown member "allowedAudience"'],

@@ -116,8 +116,10 @@ describe('a fleet verifier', () => {
     ['a non-canonical payload segment', () => { const [h, p, s] = kubeToken(alphaKey, kubeClaims({ issuer: ALPHA })).split('.'); return `${h}.${p}=.${s}`; }, 'malformed'],
     ['two segments', () => 'a.b', 'malformed'],
     ['non-ASCII in the payload', () => { const [h, p, s] = kubeToken(alphaKey, kubeClaims({ issuer: ALPHA })).split('.'); return `${h}.${p.slice(0, -1)}Ł.${s}`; }, 'malformed'],
+    ['non-ASCII in the signature of a trusted issuer\'s token', () => `${kubeToken(alphaKey, kubeClaims({ issuer: ALPHA }))}Ł`, 'malformed'],
+    ['non-ASCII in the header of an untrusted issuer\'s token', () => `Ł${kubeToken(alphaKey, kubeClaims({ issuer: 'https://evil.example' }))}`, 'malformed'],
     ['a token over the size limit', () => `${'a'.repeat(16_385)}`, 'too_large'],
-  ])('refuses %s before choosing an issuer', (_label, make, reason) => {
+  ])('refuses %s', (_label, make, reason) => {
     expect(fleet().verify(make(), { now })).toMatchObject({ ok: false, reason });
   });
 });
