@@ -12,6 +12,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigValidationError } from '../../core/config';
 import type { ClusterConfig } from '../../core/config';
 import { trustedIssuersEnv } from '../../lambda/env';
+import { evaluate } from '../support/rehearsal/iam';
+import type { PolicyDocument } from '../support/rehearsal/iam';
 import { addClusterStacks } from '../../lib/cluster-oidc-stack';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
 import { addFleetVerifyStacks, fleetDenyListReaders, fleetVerifyStackProps } from '../../lib/fleet-verify-stack';
@@ -233,6 +235,26 @@ describe('a cluster in another account grants its deny list to the fleet role', 
     }]);
     // The other clusters' bucket policies are as without a fleet.
     for (const other of main.stacks.filter((s) => s !== gamma)) expect(JSON.stringify(Template.fromStack(other).toJSON())).not.toContain('FleetVerifiersReadTheDenyList');
+  });
+
+  test('evaluated as IAM does, the grant lets the fleet role read the deny list and nothing else, and no other principal', () => {
+    const gamma = main.stacks.find((s) => s.stackName === 'OidcCluster-gamma')!;
+    const template = Template.fromStack(gamma);
+    const privateId = gamma.getLogicalId(gamma.issuerSite.privateBucket.node.defaultChild as never);
+    const policy = Object.values(resourcesOf(template, 'AWS::S3::BucketPolicy')).find((p) => JSON.stringify((p.Properties as Json).Bucket) === JSON.stringify({ Ref: privateId }))!;
+    // The bucket's ARN made plain, as CloudFormation resolves it.
+    const document = JSON.parse(JSON.stringify((policy.Properties as Json).PolicyDocument)
+      .replace(new RegExp(`\\{"Fn::GetAtt":\\["${privateId}","Arn"\\]\\}`, 'g'), `"arn:aws:s3:::${GAMMA_PRIVATE_BUCKET}"`)
+      .replace(/\{"Fn::Join":\["",\[("[^"]*"(?:,"[^"]*")*)\]\]\}/g, (_, parts: string) => JSON.stringify((JSON.parse(`[${parts}]`) as string[]).join('')))) as PolicyDocument;
+    const fleetRole = `arn:aws:iam::${ACCOUNT}:role/kube-oidc-fleet-fleet-prod`;
+    const ask = (principal: string, key: string) => evaluate({ identity: [], resource: [document] }, {
+      principal: { type: 'AWS', id: principal }, action: 's3:GetObject', resource: `arn:aws:s3:::${GAMMA_PRIVATE_BUCKET}/${key}`,
+      context: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': principal },
+    }).decision;
+    expect(ask(fleetRole, 'control/deny-list.json')).toBe('allow');
+    expect(ask(fleetRole, 'state/rotation.json')).toBe('implicit-deny');
+    expect(ask(fleetRole, 'keys/cluster.pub')).toBe('implicit-deny');
+    expect(ask(`arn:aws:iam::${ACCOUNT}:role/SomeoneElse`, 'control/deny-list.json')).toBe('implicit-deny');
   });
 
   test('a reader that is not a role ARN is refused at synth', () => {
