@@ -193,7 +193,9 @@ export interface VerifyApiProps {
 /**
  * The token Verify API: a Lambda behind an HTTP API answering TokenReview, `/verify` and
  * forward-auth requests from the published JWKS and the deny list, with read-only access to
- * exactly those two objects.
+ * exactly those two objects. Given `trustedIssuers` instead, it is a fleet verifier: one key set,
+ * policy and deny list per issuer, chosen by each token's `iss` (`TRUSTED_ISSUERS`), and its role
+ * reads exactly the listed JWKS and deny-list objects.
  *
  * An HTTP API is the default because it is cheaper and faster than a REST API and has all this
  * needs (Lambda proxy, throttling, access logs, IAM authorization). A private endpoint or a WAF
