@@ -5,6 +5,10 @@
  */
 import { CommandIo } from '../cli/command';
 import { main } from '../cli/main';
+import { dropSdkNodeVersionWarning } from '../cli/process-warnings';
+
+// Before any AWS SDK module loads: the SDK warns about supported Node versions on every call.
+dropSdkNodeVersionWarning(process as unknown as Parameters<typeof dropSdkNodeVersionWarning>[0]);
 
 const io: CommandIo = {
   stdout: (text) => void process.stdout.write(text),

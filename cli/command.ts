@@ -8,9 +8,18 @@ import { readFileSync } from 'node:fs';
 
 /** Exit status: success. */
 export const EXIT_OK = 0;
-/** Exit status: the command ran and found a problem (a failed check, a rejected token). */
+/**
+ * Exit status: the command ran and the answer is no (a rejected token, a failed check or sync, a
+ * problem found by status), or something outside the command line stopped it (network, AWS,
+ * credentials). Thrown as {@link CliError}.
+ */
 export const EXIT_FAILED = 1;
-/** Exit status: the command line was wrong (unknown flag, missing or invalid value, unreadable file). */
+/**
+ * Exit status: the command line or an input it names is unusable, so nothing was done: unknown
+ * flag, missing or invalid value, a file missing or unreadable, a file that is not a usable key
+ * (garbage, too weak), a malformed token given to `decode`. Thrown as {@link UsageError}.
+ * (A token given to `verify` or `check --token` is what they judge: a malformed one is a verdict, 1.)
+ */
 export const EXIT_USAGE = 2;
 
 /** One flag of a command, as `node:util` parseArgs takes it plus help text. */
@@ -97,7 +106,7 @@ export interface CommandGroup {
 /** A registry entry. */
 export type Command = LeafCommand | CommandGroup;
 
-/** The command line is wrong: exit 2 with this one-line message and a pointer to `--help`. */
+/** The command line or an input it names is unusable: exit 2 with this one-line message and a pointer to `--help`. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -196,7 +205,8 @@ export const NOW_OPTION: OptionSpec = {
 
 /**
  * Validates an issuer URL from the command line: absolute, https (or http on a loopback address
- * when `allowHttp`), no query or fragment. A trailing slash is refused unless `allowTrailingSlash`
+ * when `allowHttp`), no query or fragment. Give `allowHttp` (true or false) only when the command
+ * has an `--allow-http` flag: the refusal of http then tells the user about it. A trailing slash is refused unless `allowTrailingSlash`
  * (the doctor accepts it so it can report it).
  */
 export function parseIssuerFlag(value: string, flag: string, options: { allowHttp?: boolean; allowTrailingSlash?: boolean; isLoopback?: (host: string) => boolean } = {}): string {
@@ -207,6 +217,8 @@ export function parseIssuerFlag(value: string, flag: string, options: { allowHtt
     throw new UsageError(`${flag} must be an absolute URL such as https://oidc.example.com/cluster-a, got ${JSON.stringify(value)}`);
   }
   if (url.protocol === 'http:') {
+    // Advice names --allow-http only where the command has it (options.allowHttp is then a boolean).
+    if (options.allowHttp === undefined) throw new UsageError(`${flag} must use https://: AWS STS and IAM accept only https issuers`);
     if (!options.allowHttp) throw new UsageError(`${flag} must use https:// (plain http is accepted only for loopback addresses with --allow-http)`);
     if (options.isLoopback && !options.isLoopback(url.hostname)) throw new UsageError(`${flag}: --allow-http accepts only loopback addresses (127.0.0.1, ::1, localhost), not ${url.hostname}`);
   } else if (url.protocol !== 'https:') {

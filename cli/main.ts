@@ -1,7 +1,8 @@
 /**
  * The operator CLI: the subcommand registry, argument parsing (`node:util` parseArgs, strict),
- * `--help` on every command, `--json` for scripts, and the exit-status contract:
- * 0 ok, 1 check failed, 2 usage error. Errors print one line on stderr, never a stack.
+ * `--help` on every command, `--json` for scripts, and the exit-status contract
+ * ({@link EXIT_STATUS_LINE}): 0 ok; 1 the answer is no, or AWS or the network stopped the command;
+ * 2 the command line or an input is unusable. Errors print one line on stderr, never a stack.
  *
  * Adding a subcommand: write `cli/commands/NAME.ts` exporting a {@link Command}, and add it to
  * {@link COMMANDS}.
@@ -22,6 +23,7 @@ import {
   UsageError,
 } from './command';
 import { checkCommand } from './commands/check';
+import { completionCommand } from './commands/completion';
 import { decodeCommand } from './commands/decode';
 import { denyCommand } from './commands/deny';
 import { discoveryCommand } from './commands/discovery';
@@ -29,11 +31,13 @@ import { jwksCommand } from './commands/jwks';
 import { keysCommand } from './commands/keys';
 import { localCommand } from './commands/local';
 import { manifestCommand } from './commands/manifest';
+import { statusCommand } from './commands/status';
 import { syncCommand } from './commands/sync';
 import { trustPolicyCommand } from './commands/trust-policy';
 import { verifyCommand } from './commands/verify';
 import { webhookCommand } from './commands/webhook';
 import { errorLine, toJson } from './output';
+import { packageVersion } from './version';
 
 /** The program name used in help and messages. */
 export const PROGRAM = 'kube-oidc';
@@ -52,6 +56,8 @@ export const COMMANDS: readonly Command[] = [
   denyCommand,
   syncCommand,
   webhookCommand,
+  statusCommand,
+  completionCommand(() => COMMANDS, PROGRAM),
 ];
 
 /** Flags every command accepts. */
@@ -76,8 +82,16 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
         io.stderr(group ? groupHelp(group, path) : programHelp(commands));
         return EXIT_USAGE;
       }
-      if (word === '--help' || word === '-h' || word === 'help') {
+      if (word === '--help' || word === '-h') {
         io.stdout(group ? groupHelp(group, path) : programHelp(commands));
+        return EXIT_OK;
+      }
+      if (word === 'help') {
+        io.stdout(helpFor(rest.slice(1), available, path, group, commands));
+        return EXIT_OK;
+      }
+      if (word === '--version' && !group) {
+        io.stdout(`${PROGRAM} ${packageVersion()}\n`);
         return EXIT_OK;
       }
       const command = available.find((candidate) => candidate.name === word);
@@ -101,6 +115,23 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
     const wantsJson = (terminator === -1 ? argv : argv.slice(0, terminator)).includes('--json');
     return reportError(err, path, io, wantsJson);
   }
+}
+
+/**
+ * `help [COMMAND [SUBCOMMAND]]`: the help of the named command (or group), as its `--help` prints
+ * it; an unknown name is a usage error listing the names that exist.
+ */
+function helpFor(words: readonly string[], available: readonly Command[], path: readonly string[], group: CommandGroup | undefined, commands: readonly Command[]): string {
+  if (words.length === 0) return group ? groupHelp(group, [...path]) : programHelp(commands);
+  const [word, ...more] = words;
+  const command = available.find((candidate) => candidate.name === word);
+  if (!command) {
+    throw new UsageError(`no help for ${JSON.stringify(word)}: not a command here (commands: ${available.map((c) => c.name).join(', ')})`);
+  }
+  const nextPath = [...path, command.name];
+  if ('subcommands' in command) return helpFor(more, command.subcommands, nextPath, command, commands);
+  if (more.length > 0) throw new UsageError(`${nextPath.join(' ')} has no subcommands (got ${JSON.stringify(more[0])})`);
+  return commandHelp(command, nextPath);
 }
 
 async function runLeaf(command: LeafCommand, argv: string[], path: string[], io: CommandIo): Promise<number> {
@@ -196,7 +227,8 @@ export function programHelp(commands: readonly Command[]): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    `Run '${PROGRAM} COMMAND --help' for a command's flags. Every command takes --json.`,
+    `Run '${PROGRAM} help COMMAND' (or '${PROGRAM} COMMAND --help') for a command's flags. Every command takes --json.`,
+    `'${PROGRAM} --version' prints the version; '${PROGRAM} completion bash|zsh' prints shell completion.`,
     EXIT_STATUS_LINE,
     '',
   ].join('\n');
@@ -218,7 +250,12 @@ function groupHelp(group: CommandGroup, path: string[]): string {
   ].join('\n');
 }
 
-const EXIT_STATUS_LINE = 'Exit status: 0 ok, 1 check failed (or the command could not complete), 2 usage error.';
+/** The exit-status rule, printed in every help text; README's CLI section states the same rule. */
+export const EXIT_STATUS_LINE = [
+  'Exit status: 0 ok; 1 the command ran and the answer is no (a token rejected, a check or sync failed, status',
+  'found a problem) or AWS or the network stopped it; 2 the command line or an input is unusable (unknown flag,',
+  'bad value, file missing, not a usable key, a malformed token to decode): nothing was done.',
+].join('\n');
 
 /** The help text of one command. */
 export function commandHelp(command: LeafCommand, path: readonly string[]): string {

@@ -209,7 +209,8 @@ function checkHttps(issuer: string, allowHttp: boolean): Finding {
   const url = safeUrl(issuer);
   if (!url || url.protocol === 'https:') return pass('https', title, url ? 'https' : 'not a URL (see issuer-url)');
   if (url.protocol === 'http:' && allowHttp && isLoopbackHost(url.hostname)) {
-    return pass('https', title, 'plain http on a loopback address, accepted because of --allow-http (a deployed issuer must use https)');
+    // The title says what was seen: a PASS line reading "served over HTTPS" for plain http would mislead.
+    return pass('https', 'served over plain HTTP (allowed on loopback by --allow-http)', `http://${url.host}: plain http on a loopback address, accepted because of --allow-http (a deployed issuer must use https)`);
   }
   const fix = url.protocol === 'http:' && allowHttp
     ? '--allow-http only accepts loopback addresses; serve the issuer over https (AWS STS and OIDC libraries refuse http)'
@@ -317,7 +318,7 @@ function checkJwksUri(jwksUri: string, allowHttp: boolean): Finding {
   if (!url) return fail('jwks-uri', title, `jwks_uri ${JSON.stringify(jwksUri)} is not an absolute URL`, 'set --service-account-jwks-uri to the public https URL of the JWKS');
   if (url.protocol === 'https:') return pass('jwks-uri', title, jwksUri);
   if (url.protocol === 'http:' && allowHttp && isLoopbackHost(url.hostname)) {
-    return pass('jwks-uri', title, `${jwksUri} (plain http on loopback, accepted because of --allow-http)`);
+    return pass('jwks-uri', 'jwks_uri is a plain HTTP URL (allowed on loopback by --allow-http)', `${jwksUri} (plain http on loopback, accepted because of --allow-http)`);
   }
   return fail('jwks-uri', title, `jwks_uri is ${jwksUri}`, 'set --service-account-jwks-uri (and the published discovery document) to the public https URL of the JWKS');
 }

@@ -107,7 +107,7 @@ function parsePem(text: string, source: string): KeyParseResult {
       const { publicKey, fromPrivateKey } = publicKeyFromPem(label, match[0]);
       result.keys.push({ jwk: jwkFromPublicKey(publicKey), source: blockSource, fromPrivateKey });
     } catch (err) {
-      result.problems.push({ source: blockSource, reason: errorReason(err) });
+      result.problems.push({ source: blockSource, reason: pemErrorReason(err, label) });
     }
   }
   if (index === 0) result.problems.push({ source, reason: 'no complete PEM block (missing END line?)' });
@@ -230,6 +230,20 @@ function refuse(source: string, reason: string): KeyParseResult {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A PEM block's failure in words: OpenSSL's own codes (`error:1E08010C:DECODER routines::unsupported`)
+ * tell an operator nothing, so a decoding failure says which block could not be read and why.
+ */
+function pemErrorReason(err: unknown, label: string): string {
+  if (err instanceof KeyRefused) return err.message;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  if (/^error:[0-9A-Fa-f]+:/.test(message) || (typeof code === 'string' && code.startsWith('ERR_OSSL'))) {
+    return `the ${label} block cannot be decoded (corrupt, truncated or mislabelled base64): export the key again, e.g. \`openssl pkey -in KEY -pubout\``;
+  }
+  return errorReason(err);
 }
 
 function errorReason(err: unknown): string {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigValidationError, validateConfig } from '../core/config';
-import type { ClusterConfig } from '../core/config';
+import { ConfigValidationError, validateConfigFile } from '../core/config';
+import type { ClusterConfig, ConfigFile } from '../core/config';
 
 /** Where the app reads the cluster configuration unless `-c config=PATH` says otherwise. */
 export const DEFAULT_CONFIG_PATH = 'config/clusters.json';
@@ -14,6 +14,16 @@ export const DEFAULT_CONFIG_PATH = 'config/clusters.json';
  * @throws ConfigValidationError listing every problem, prefixed with the file name
  */
 export function loadClusterConfig(configPath: string = DEFAULT_CONFIG_PATH): ClusterConfig[] {
+  return loadConfigFile(configPath).clusters;
+}
+
+/**
+ * Like `loadClusterConfig`, with the fleet verifiers of the file too.
+ *
+ * @throws Error naming the file when it cannot be read or parsed
+ * @throws ConfigValidationError listing every problem, prefixed with the file name
+ */
+export function loadConfigFile(configPath: string = DEFAULT_CONFIG_PATH): ConfigFile {
   const absolute = path.resolve(configPath);
   let text: string;
   try {
@@ -29,7 +39,7 @@ export function loadClusterConfig(configPath: string = DEFAULT_CONFIG_PATH): Clu
   }
   const folder = path.dirname(absolute);
   try {
-    return validateConfig(raw, { readKeyFile: (file) => readFileSync(path.resolve(folder, file), 'utf8') });
+    return validateConfigFile(raw, { readKeyFile: (file) => readFileSync(path.resolve(folder, file), 'utf8') });
   } catch (err) {
     if (err instanceof ConfigValidationError) err.message = `${configPath}: ${err.message}`;
     throw err;

@@ -3,7 +3,7 @@
  * checked (that is `verify`'s job); the point is to read iss, aud, kid and the times when a
  * relying party refuses a token.
  */
-import { CliError, EXIT_OK, LeafCommand, NOW_OPTION, readTokenArgument, resolveNow } from '../command';
+import { EXIT_OK, LeafCommand, NOW_OPTION, readTokenArgument, resolveNow, UsageError } from '../command';
 import { formatDuration, formatFields, formatLocalTime, formatRelative, indent } from '../output';
 
 /** Lifetime above which a token is flagged: kube's extended 1-year tokens (`expirationSeconds: 3607`) are the usual cause. */
@@ -26,17 +26,7 @@ export const decodeCommand: LeafCommand = {
     const token = await readTokenArgument(args.positionals[0], context.io);
     const now = resolveNow(args, context.io);
     const nowSeconds = Math.floor(now.getTime() / 1000);
-    // Loaded on demand so that the other commands do not pay for it at start-up.
-    const { decodeJwt, decodeProtectedHeader } = await import('jose');
-    let header: Record<string, unknown>;
-    let claims: Record<string, unknown>;
-    try {
-      header = decodeProtectedHeader(token) as Record<string, unknown>;
-      claims = decodeJwt(token) as Record<string, unknown>;
-    } catch (err) {
-      throw new CliError(`not a signed JWT: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (token.split('.').length !== 3) throw new CliError('not a signed JWT (compact JWS with three parts)');
+    const { header, claims } = decodeCompactJwt(token);
 
     const times = {
       iat: timeOf(claims.iat, nowSeconds),
@@ -93,6 +83,36 @@ export const decodeCommand: LeafCommand = {
     return EXIT_OK;
   },
 };
+
+const JWT_SHAPE = 'a JWT is three base64url parts joined by dots: header.claims.signature, the header starting with eyJ';
+
+/**
+ * Splits and decodes a compact JWT without checking its signature. Each way it can be malformed is
+ * a {@link UsageError} saying which part is wrong: the token is this command's input, not its verdict.
+ */
+export function decodeCompactJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+  const parts = token.split('.');
+  if (parts.length === 5) throw new UsageError('TOKEN is an encrypted JWT (JWE, five parts): service-account tokens are signed JWTs (three parts); decode cannot read encrypted tokens');
+  if (parts.length !== 3) throw new UsageError(`TOKEN is not a JWT: it has ${parts.length} part${parts.length === 1 ? '' : 's'}; ${JWT_SHAPE}. Check that the whole token was copied`);
+  const header = decodePart(parts[0], 'header');
+  const claims = decodePart(parts[1], 'claims');
+  if (parts[2] === '') throw new UsageError('TOKEN has an empty signature part: an unsigned JWT ("alg": "none") is never a service-account token');
+  return { header, claims };
+}
+
+function decodePart(part: string, name: 'header' | 'claims'): Record<string, unknown> {
+  if (part === '' || !/^[A-Za-z0-9_-]+$/.test(part)) {
+    throw new UsageError(`TOKEN's ${name} part is not base64url (only A-Z a-z 0-9 - _ are allowed); ${JWT_SHAPE}. Check that the whole token was copied, without quotes or line breaks`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new UsageError(`TOKEN's ${name} part does not decode to JSON; ${JWT_SHAPE}. Check that the whole token was copied`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`TOKEN's ${name} part is JSON but not an object; ${JWT_SHAPE}`);
+  return value as Record<string, unknown>;
+}
 
 function timeOf(value: unknown, nowSeconds: number): { text: string; json: object } | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;

@@ -27,7 +27,7 @@ function edit(name: 'add' | 'remove'): LeafCommand {
     async run(args, context) {
       const kind = kindOf(requiredFlag(args, 'kind'));
       const value = args.positionals[0];
-      const storage = await resolveClusterStorage(args, context.io.env);
+      const storage = await resolveClusterStorage(args, context);
       const at = Math.floor(context.io.now().getTime() / 1000);
       try {
         await editDenyList(storage, (list) => name === 'add'
@@ -48,7 +48,7 @@ const listCommand: LeafCommand = {
   summary: 'print the deny list',
   options: { ...STORAGE_OPTIONS },
   async run(args, context) {
-    const storage = await resolveClusterStorage(args, context.io.env);
+    const storage = await resolveClusterStorage(args, context);
     const list = await readDenyList(storage);
     const lines = DENY_KINDS.flatMap((kind) => denyEntries(list, kind).map((entry) => `${kind}\t${entry.value}\t${entry.addedAt ?? ''}\t${entry.reason ?? ''}`));
     context.emit(lines.length ? lines.join('\n') : '(the deny list is empty)', list);

@@ -4,8 +4,8 @@
  */
 import { buildDiscovery, buildJwks, serializeDiscovery } from '../../core/documents';
 import { isLoopbackHost } from '../../core/issuer-checks';
-import { parseKeyMaterial, PublicJwk } from '../../core/keys';
-import { booleanFlag, EXIT_OK, LeafCommand, listFlag, parseIssuerFlag, readFlagFile, requiredFlag, UsageError } from '../command';
+import { booleanFlag, EXIT_OK, LeafCommand, listFlag, parseIssuerFlag, requiredFlag } from '../command';
+import { readKeyFiles } from '../key-files';
 
 /** The `discovery` command. */
 export const discoveryCommand: LeafCommand = {
@@ -25,14 +25,7 @@ export const discoveryCommand: LeafCommand = {
   async run(args, context) {
     const issuer = parseIssuerFlag(requiredFlag(args, 'issuer'), '--issuer', { allowHttp: booleanFlag(args, 'allow-http'), isLoopback: isLoopbackHost });
     const files = listFlag(args, 'jwks');
-    const keys: PublicJwk[] = [];
-    for (const file of files) {
-      const { keys: found, problems } = parseKeyMaterial(readFlagFile(file, '--jwks'), file);
-      for (const problem of problems) context.note(`warning: ${problem.source}: ${problem.reason}`);
-      if (found.some((key) => key.fromPrivateKey)) context.note(`note: ${file} holds a private key; only its public half is used`);
-      if (found.length === 0) throw new UsageError(`--jwks ${file}: no usable key${problems[0] ? ` (${problems[0].reason})` : ''}`);
-      keys.push(...found.map((key) => key.jwk));
-    }
+    const keys = readKeyFiles(files, '--jwks', context).map((key) => key.jwk);
     const discovery = files.length > 0
       ? buildDiscovery(issuer, buildJwks(keys))
       : { ...buildDiscovery(issuer, { keys: [] }), id_token_signing_alg_values_supported: ['RS256' as const] };

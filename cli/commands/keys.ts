@@ -5,8 +5,9 @@ import { documentPaths } from '../../core/documents';
 import { parseKeyMaterial } from '../../core/keys';
 import { PreconditionFailed } from '../../runtime/object-store';
 import { SYNC_DEFAULTS } from '../../runtime/sync-runner';
-import { booleanFlag, CliError, CommandGroup, EXIT_OK, LeafCommand, readFlagFile, stringFlag } from '../command';
-import { ClusterStorage, resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
+import { booleanFlag, CliError, CommandGroup, EXIT_OK, LeafCommand, stringFlag } from '../command';
+import { readKeyFiles } from '../key-files';
+import { ClusterStorage, DOCUMENTS_STORAGE_OPTIONS, resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
 
 const uploadCommand: LeafCommand = {
   name: 'upload',
@@ -22,18 +23,15 @@ const uploadCommand: LeafCommand = {
   examples: ['keys upload /etc/kubernetes/pki/sa.key --cluster dev'],
   async run(args, context) {
     const file = args.positionals[0];
-    const parsed = parseKeyMaterial(readFlagFile(file, 'FILE'), file);
-    if (parsed.problems.length > 0 || parsed.keys.length === 0) {
-      throw new CliError(`${file}: ${parsed.problems.map((p) => `${p.source}: ${p.reason}`).join('; ') || 'no key found'}`);
-    }
-    const storage = await resolveClusterStorage(args, context.io.env);
+    // Read before any AWS call: an unusable key file is refused without touching the bucket.
+    const keys = readKeyFiles([file], 'FILE', context, 'Nothing was uploaded');
+    const storage = await resolveClusterStorage(args, context);
     const uploaded: string[] = [];
-    for (const key of parsed.keys) {
+    for (const key of keys) {
       const pem = createPublicKey({ key: key.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
       const objectKey = `${SYNC_DEFAULTS.keyPrefix}${safeName(key.jwk.kid)}.pub`;
       await storage.privateStore.put(objectKey, pem, { contentType: 'application/x-pem-file' });
       uploaded.push(key.jwk.kid);
-      if (key.fromPrivateKey) context.note(`note: ${file} holds a private key; only its public half was uploaded`);
     }
     context.emit(uploaded.map((kid) => `uploaded ${kid} to ${storage.description}`).join('\n'), { uploaded });
     return EXIT_OK;
@@ -43,9 +41,9 @@ const uploadCommand: LeafCommand = {
 const listCommand: LeafCommand = {
   name: 'list',
   summary: 'list uploaded keys, published kids and revoked kids',
-  options: { ...STORAGE_OPTIONS },
+  options: { ...DOCUMENTS_STORAGE_OPTIONS },
   async run(args, context) {
-    const storage = await resolveClusterStorage(args, context.io.env);
+    const storage = await resolveClusterStorage(args, context);
     const uploaded: { object: string; kids: string[]; problems: string[] }[] = [];
     for (const key of await storage.privateStore.list(SYNC_DEFAULTS.keyPrefix)) {
       const object = await storage.privateStore.get(key);
@@ -58,7 +56,7 @@ const listCommand: LeafCommand = {
     const human = [
       'uploaded:',
       ...(uploaded.length ? uploaded.map((u) => `  ${u.object}: ${u.kids.join(', ') || `refused (${u.problems.join('; ')})`}`) : ['  (none)']),
-      `published: ${published === undefined ? '(documents bucket unknown: use --cluster)' : published.join(', ') || '(none)'}`,
+      `published: ${published === undefined ? '(documents bucket unknown: use --cluster, or --documents-bucket and --issuer with --bucket)' : published.join(', ') || '(none)'}`,
       `revoked: ${revoked.join(', ') || '(none)'}`,
     ].join('\n');
     context.emit(human, { uploaded, published: published ?? null, revoked });
@@ -77,14 +75,14 @@ const revokeCommand: LeafCommand = {
     'upload the replacement key first (or pass --force to record the revocation anyway).',
   ].join('\n'),
   options: {
-    ...STORAGE_OPTIONS,
+    ...DOCUMENTS_STORAGE_OPTIONS,
     reason: { type: 'string', description: 'why (kept in the deny list)' },
     force: { type: 'boolean', description: 'revoke even when it is the last published key' },
   },
   positionals: { min: 1, max: 1 },
   async run(args, context) {
     const kid = args.positionals[0];
-    const storage = await resolveClusterStorage(args, context.io.env);
+    const storage = await resolveClusterStorage(args, context);
     const published = await publishedKids(storage);
     if (published && published.length > 0 && published.every((k) => k === kid) && !booleanFlag(args, 'force')) {
       throw new CliError(`${kid} is the only published key: the sync will not publish an empty JWKS. Upload the replacement key first, or pass --force`);
@@ -128,11 +126,26 @@ export async function editDenyList(storage: ClusterStorage, edit: (list: DenyLis
   }
 }
 
-async function publishedKids(storage: ClusterStorage): Promise<string[] | undefined> {
+/** The kids of the published JWKS; undefined when the documents bucket or issuer is unknown. */
+export async function publishedKids(storage: ClusterStorage): Promise<string[] | undefined> {
   if (!storage.documents || !storage.issuer) return undefined;
-  const jwks = await storage.documents.get(documentPaths(storage.issuer).jwksKey);
+  const jwksKey = documentPaths(storage.issuer).jwksKey;
+  const jwks = await storage.documents.get(jwksKey);
   if (!jwks) return [];
-  return [...new Set((JSON.parse(jwks.body) as { keys: { kid: string }[] }).keys.map((key) => key.kid))];
+  const kids = kidsOfJwks(jwks.body);
+  if (!kids) throw new CliError(`the published JWKS (${storage.documents.location}/${jwksKey}) is not a JWKS: run \`kube-oidc sync\` to publish it again from the key sources`);
+  return kids;
+}
+
+/** The distinct kids of a JWKS document, or undefined when the text is not a JWKS. */
+export function kidsOfJwks(text: string): string[] | undefined {
+  try {
+    const value = JSON.parse(text) as { keys?: unknown };
+    if (!Array.isArray(value.keys)) return undefined;
+    return [...new Set(value.keys.map((key) => String((key as { kid?: unknown }).kid ?? '')))];
+  } catch {
+    return undefined;
+  }
 }
 
 /** A kid can hold any character; object keys get a readable, safe form of it. */

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { parseRotationState } from '../../core/rotation';
 import { clusterJwksSource, KeySource, uploadedKeysSource } from '../../runtime/key-sources';
 import { runSync, SYNC_DEFAULTS } from '../../runtime/sync-runner';
-import { CliError, EXIT_FAILED, EXIT_OK, integerFlag, LeafCommand, stringFlag, UsageError } from '../command';
-import { resolveClusterStorage, STORAGE_OPTIONS } from '../cluster-storage';
+import { CliError, EXIT_FAILED, EXIT_OK, integerFlag, LeafCommand, readFlagFile, stringFlag, UsageError } from '../command';
+import { AwsClientSettings } from '../../runtime/aws-clients';
+import { resolveClusterStorage, SYNC_STORAGE_OPTIONS } from '../cluster-storage';
 
 /** The `sync` command. */
 export const syncCommand: LeafCommand = {
@@ -18,7 +19,7 @@ export const syncCommand: LeafCommand = {
     'Honours AWS_ENDPOINT_URL (moto, LocalStack).',
   ].join('\n'),
   options: {
-    ...STORAGE_OPTIONS,
+    ...SYNC_STORAGE_OPTIONS,
     'jwks-url': { type: 'string', valueName: 'URL', description: 'also read the cluster\'s /openid/v1/jwks' },
     'ca-file': { type: 'string', valueName: 'FILE', description: 'CA bundle for --jwks-url' },
     'token-file': { type: 'string', valueName: 'FILE', description: 'bearer token for --jwks-url' },
@@ -27,16 +28,24 @@ export const syncCommand: LeafCommand = {
   },
   examples: ['sync --cluster dev', 'sync --bucket my-private-bucket --documents-bucket my-docs-bucket --issuer https://oidc.example.com'],
   async run(args, context) {
-    const storage = await resolveClusterStorage(args, context.io.env);
+    const jwksUrl = stringFlag(args, 'jwks-url');
+    const caFile = stringFlag(args, 'ca-file');
+    const tokenFile = stringFlag(args, 'token-file');
+    if (!jwksUrl && (caFile || tokenFile)) throw new UsageError('--ca-file and --token-file go with --jwks-url');
+    if (jwksUrl && !/^https?:\/\/[^/]/.test(jwksUrl)) throw new UsageError(`--jwks-url must be an absolute URL such as https://10.0.0.10:6443/openid/v1/jwks, got ${JSON.stringify(jwksUrl)}`);
+    // Read before any AWS call: an unreadable file is the command line's fault (exit 2), not the sync's.
+    const caPem = caFile !== undefined ? readFlagFile(caFile, '--ca-file') : undefined;
+    if (tokenFile !== undefined) readFlagFile(tokenFile, '--token-file');
+    const gracePeriodSeconds = integerFlag(args, 'grace-period', SYNC_DEFAULTS.gracePeriodSeconds, 0, 10 * 365 * 86_400);
+    const cacheMaxAgeSeconds = integerFlag(args, 'max-age', SYNC_DEFAULTS.cacheMaxAgeSeconds, 0, 3600);
+    const storage = await resolveClusterStorage(args, context);
     if (!storage.documents || !storage.issuer) throw new UsageError('sync needs the documents bucket and the issuer: use --cluster, or give --documents-bucket and --issuer with --bucket');
     const sources: KeySource[] = [uploadedKeysSource(storage.privateStore, SYNC_DEFAULTS.keyPrefix)];
-    const jwksUrl = stringFlag(args, 'jwks-url');
     if (jwksUrl) {
-      const caFile = stringFlag(args, 'ca-file');
-      const tokenFile = stringFlag(args, 'token-file');
       sources.push(clusterJwksSource({
         url: jwksUrl,
-        caPem: caFile ? await readFile(caFile, 'utf8') : undefined,
+        caPem,
+        // Read at each use: a projected token file is rotated by the kubelet.
         bearerToken: tokenFile ? async () => (await readFile(tokenFile, 'utf8')).trim() : undefined,
       }));
     }
@@ -46,7 +55,7 @@ export const syncCommand: LeafCommand = {
     for (const id of new Set(knownSources)) {
       if (!sources.some((source) => source.id === id)) sources.push({ id, read: async () => { throw new Error('not readable from the CLI'); } });
     }
-    const invalidate = storage.distributionId ? await invalidatorFor(storage.distributionId) : undefined;
+    const invalidate = storage.distributionId ? await invalidatorFor(storage.distributionId, storage.aws.clientSettings) : undefined;
     const report = await runSync({
       documents: storage.documents,
       privateStore: storage.privateStore,
@@ -57,8 +66,8 @@ export const syncCommand: LeafCommand = {
       issuer: storage.issuer,
       stateKey: SYNC_DEFAULTS.stateKey,
       denyListKey: SYNC_DEFAULTS.denyListKey,
-      gracePeriodSeconds: integerFlag(args, 'grace-period', SYNC_DEFAULTS.gracePeriodSeconds, 0, 10 * 365 * 86_400),
-      cacheMaxAgeSeconds: integerFlag(args, 'max-age', SYNC_DEFAULTS.cacheMaxAgeSeconds, 0, 3600),
+      gracePeriodSeconds,
+      cacheMaxAgeSeconds,
       includeKidlessDuplicates: false,
     });
     const plan = report.plan;
@@ -88,8 +97,8 @@ export const syncCommand: LeafCommand = {
 };
 
 /** Loads the CloudFront client only when there is a distribution to invalidate. */
-async function invalidatorFor(distributionId: string): Promise<(paths: readonly string[]) => Promise<void>> {
+async function invalidatorFor(distributionId: string, settings: AwsClientSettings): Promise<(paths: readonly string[]) => Promise<void>> {
   const { CloudFrontClient } = await import('@aws-sdk/client-cloudfront');
   const { cloudFrontInvalidator } = await import('../../runtime/aws-notifications');
-  return cloudFrontInvalidator(new CloudFrontClient({}), distributionId);
+  return cloudFrontInvalidator(new CloudFrontClient({ ...settings }), distributionId);
 }

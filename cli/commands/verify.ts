@@ -88,7 +88,7 @@ async function fetchDocument(url: string, options: HttpGetOptions, what: string)
   try {
     response = await httpGet(url, options);
   } catch (err) {
-    if (err instanceof HttpGetError) throw new CliError(`cannot fetch the ${what}: ${err.message}`);
+    if (err instanceof HttpGetError) throw new CliError(`cannot fetch the ${what}: ${err.message}; check the issuer URL and that it is served, e.g. with \`kube-oidc check --issuer URL\``);
     throw err;
   }
   if (response.status >= 300 && response.status < 400) {

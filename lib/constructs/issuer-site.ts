@@ -13,6 +13,16 @@ import { documentPaths } from '../../core/documents';
 import { issuerHostPath } from '../../core/trust-policy';
 import { acknowledgeNag } from '../private/nag';
 
+/** The id of the synth warning for an issuer on the CloudFront default domain (`cdk synth` prints it; acknowledge it by this id). */
+export const CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID = 'kube-oidc:issuer-cloudfront-default-domain';
+
+/** Why an issuer on the distribution's own `*.cloudfront.net` domain deserves a warning at every synth. */
+export const CLOUDFRONT_DEFAULT_DOMAIN_WARNING =
+  'The issuer is the CloudFront default domain (https://dXXXX.cloudfront.net), which belongs to this distribution: ' +
+  'if the distribution is ever replaced or deleted, the issuer changes, every token and IAM trust policy of the cluster ' +
+  'stops working, and the old issuer can never be recreated. Strongly discouraged beyond trying things out: give the ' +
+  'cluster an issuer on a domain you own ("issuer": {"url": ...} in the configuration; see docs/configuration.md#issuer).';
+
 /**
  * Object keys of the private bucket, shared by the sync Lambda, the verifier, the CLI and the
  * bucket policy (docs/architecture.md, "Storage layout").
@@ -98,6 +108,7 @@ export class IssuerSite extends Construct {
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const custom = props.customDomain;
     const stack = Stack.of(this);
+    if (!custom) Annotations.of(this).addWarningV2(CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, CLOUDFRONT_DEFAULT_DOMAIN_WARNING);
 
     this.logsBucket = new s3.Bucket(this, 'LogsBucket', {
       ...privateBucketDefaults(),

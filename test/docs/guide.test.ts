@@ -69,7 +69,9 @@ describe('setup and configuration', () => {
     for (const id of ['guide-deploy', 'guide-outputs-command']) expect(bashSyntaxError(docBlock(id).text)).toBe('');
     expect(docBlock('guide-deploy').text).toContain(`npx cdk deploy ${stackIdFor('prod-eu')} -c config=${DOCS_EXAMPLE_CONFIG}`);
     expect(docBlock('guide-deploy').text).toContain(`npx cdk synth -c config=${DOCS_EXAMPLE_CONFIG}`);
-    expect(docBlock('guide-outputs-command').text).toContain(`--stack-name ${stackIdFor('prod-eu')}`);
+    expect(stackIdFor('prod-eu')).toBe('OidcCluster-prod-eu');
+    expect(kubeOidcInvocations(docBlock('guide-outputs-command').text)).toEqual([['status', '--cluster', 'prod-eu'], ['status', '--cluster', 'prod-eu', '--json']]);
+    expectValidCli('guide-outputs-command');
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './support/doc-blocks';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/test-prerequisites');
-const ALL_TOOLS = ['nginx', 'jq', 'curl', 'openssl', 'python3', 'bash', 'moto_server', 'cfn-lint'];
+const ALL_TOOLS = ['nginx', 'jq', 'curl', 'openssl', 'python3', 'bash', 'zsh', 'kubectl', 'moto_server', 'cfn-lint'];
 
 interface Machine {
   readonly bin: string;
@@ -45,7 +45,7 @@ function machine(options: { tools: readonly string[]; uid: number; apt: boolean 
   for (const tool of options.tools) executable(join(bin, tool), 'exit 0');
   executable(join(bin, 'id'), `echo ${options.uid}`);
   if (options.apt) {
-    const toolOf: Record<string, string> = { 'nginx-light': 'nginx', jq: 'jq', curl: 'curl', openssl: 'openssl', python3: 'python3', bash: 'bash' };
+    const toolOf: Record<string, string> = { 'nginx-light': 'nginx', jq: 'jq', curl: 'curl', openssl: 'openssl', python3: 'python3', bash: 'bash', zsh: 'zsh', 'kubernetes-client': 'kubectl' };
     const installs = Object.entries(toolOf)
       .map(([pkg, tool]) => `    ${pkg}) printf '#!/bin/sh\\nexit 0\\n' > "${bin}/${tool}"; chmod +x "${bin}/${tool}" ;;`)
       .join('\n');
@@ -92,7 +92,7 @@ describe('scripts/test-prerequisites (npm test\'s pretest)', () => {
   });
 
   test('when it may not install (not root), one message names every missing tool and its install line, and it fails', () => {
-    const box = machine({ tools: ['jq', 'curl', 'openssl', 'python3', 'bash', 'cfn-lint'], uid: 1000, apt: true });
+    const box = machine({ tools: ['jq', 'curl', 'openssl', 'python3', 'bash', 'zsh', 'kubectl', 'cfn-lint'], uid: 1000, apt: true });
     const result = box.run();
     expect(result.status).toBe(1);
     expect(existsSync(box.aptLog)).toBe(false);
@@ -105,7 +105,7 @@ describe('scripts/test-prerequisites (npm test\'s pretest)', () => {
   });
 
   test('without apt-get (another OS) it names the Debian packages and fails, even as root', () => {
-    const box = machine({ tools: ['bash', 'moto_server', 'cfn-lint'], uid: 0, apt: false });
+    const box = machine({ tools: ['bash', 'zsh', 'kubectl', 'moto_server', 'cfn-lint'], uid: 0, apt: false });
     const result = box.run();
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('  - nginx jq curl openssl python3 (run this as root on Debian/Ubuntu and it installs them): apt-get install -y nginx-light jq curl openssl python3');

@@ -1,9 +1,12 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ConfigValidationError } from '../../core/config';
+import { addClusterStacks } from '../../lib/cluster-oidc-stack';
 import { DEFAULT_CONFIG_PATH, loadClusterConfig } from '../../lib/config-loader';
-import { REPO_ROOT } from './support/synth';
+import { REPO_ROOT, testApp } from './support/synth';
+
+const SHIPPED_CONFIGS = [DEFAULT_CONFIG_PATH, ...readdirSync(path.join(REPO_ROOT, 'examples/config')).filter((f) => f.endsWith('.json')).map((f) => `examples/config/${f}`)];
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'kube-oidc-config-')); });
@@ -22,6 +25,16 @@ test('the shipped example configuration is valid and names one cluster', () => {
   expect(clusters[0].keySources.configKeys).toHaveLength(1);
   expect(clusters[0].warnings).toEqual([]);
 });
+
+test.each(SHIPPED_CONFIGS)('%s loads and synthesizes one stack per cluster', (file) => {
+  const clusters = loadClusterConfig(path.join(REPO_ROOT, file));
+  const app = testApp({ outdir: path.join(dir, 'cdk.out') });
+  const stacks = addClusterStacks(app, clusters);
+  const assembly = app.synth();
+  expect(stacks.map((s) => s.stackName)).toEqual(clusters.map((c) => c.stackId));
+  expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(clusters.map((c) => c.stackId).sort());
+  for (const stack of assembly.stacks) expect(Object.keys(stack.template.Resources ?? {}).length).toBeGreaterThan(10);
+}, 120_000);
 
 test('key files are read relative to the config file\'s folder', () => {
   mkdirSync(path.join(dir, 'keys'));

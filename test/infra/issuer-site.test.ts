@@ -1,8 +1,8 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
+import { CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
 import { CUSTOM_ISSUER, defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
@@ -276,5 +276,21 @@ test('the private bucket layout matches docs/architecture.md', () => {
     denyListKey: 'control/deny-list.json',
     statePrefix: 'state/',
     stateKey: 'state/rotation.json',
+  });
+});
+
+describe('CloudFront default domain warning', () => {
+  test('synth warns when the issuer is the CloudFront default domain, and names the fix', () => {
+    const annotations = Annotations.fromStack(defaultDomain.stack);
+    const warnings = annotations.findWarning('*', Match.stringLikeRegexp('The issuer is the CloudFront default domain'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].id).toBe(`/${defaultDomain.stack.stackName}/IssuerSite`);
+    expect(String(warnings[0].entry.data)).toContain(`[ack: ${CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID}]`);
+    expect(String(warnings[0].entry.data)).toContain('if the distribution is ever replaced or deleted, the issuer changes');
+    expect(String(warnings[0].entry.data)).toContain('"issuer": {"url": ...}');
+  });
+
+  test('no such warning with a custom domain', () => {
+    expect(Annotations.fromStack(custom.stack).findWarning('*', Match.stringLikeRegexp('CloudFront default domain'))).toHaveLength(0);
   });
 });

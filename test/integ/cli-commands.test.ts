@@ -36,7 +36,7 @@ describe('framework', () => {
     expect(checkHelp.status).toBe(0);
     expect(checkHelp.stdout).toContain('Usage: kube-oidc check --issuer URL [options]');
     expect(checkHelp.stdout).toContain('--ca-file FILE');
-    expect(checkHelp.stdout).toContain('Exit status: 0 ok, 1 check failed');
+    expect(checkHelp.stdout).toContain('Exit status: 0 ok; 1 the command ran and the answer is no');
     expect(noArgs.status).toBe(2);
     expect(noArgs.stderr).toContain('Usage: kube-oidc COMMAND');
     expect(unknownCommand.status).toBe(2);
@@ -75,14 +75,14 @@ describe('decode', () => {
     });
   });
 
-  test('says when a token has expired, and refuses what is not a JWT with exit 1', async () => {
+  test('says when a token has expired, and refuses what is not a JWT with exit 2 (unusable input), saying which part is wrong', async () => {
     const [expired, garbage] = await Promise.all([
       runCliJson(['decode', TOKEN_RS256, '--now', '2027-01-02T00:00:00Z']),
       runCli(['decode', 'not.a-token']),
     ]);
     expect(expired.json).toMatchObject({ status: 'expired', secondsLeft: -82800 });
-    expect(garbage.status).toBe(1);
-    expectOneLineError(garbage.stderr, 'not a signed JWT');
+    expect(garbage.status).toBe(2);
+    expectOneLineError(garbage.stderr, 'TOKEN is not a JWT: it has 2 parts; a JWT is three base64url parts joined by dots');
   });
 });
 

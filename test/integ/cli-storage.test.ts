@@ -33,11 +33,11 @@ describe('jwks', () => {
     expect(run.stdout).not.toMatch(/"(d|p|q|dp|dq|qi)"/);
   });
 
-  it('fails with exit 1 and names the file when an input is not a usable key', async () => {
+  it('fails with exit 2 (unusable input) and names the file when an input is not a usable key', async () => {
     const bad = join(dir, 'id_rsa.pub');
     writeFileSync(bad, 'ssh-rsa AAAAB3NzaC1yc2E user@host\n');
     const run = await runCli(['jwks', ecPubFile, bad]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('id_rsa.pub');
     expect(run.stderr).toContain('SSH public key');
@@ -48,6 +48,8 @@ describe('storage commands against moto', () => {
   let moto: Moto;
   let env: Record<string, string>;
   const storage = ['--bucket', 'private-bucket', '--documents-bucket', 'docs-bucket', '--issuer', ISSUER];
+  /** What keys upload and deny take: they touch the private bucket only. */
+  const privateOnly = ['--bucket', 'private-bucket'];
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -59,13 +61,13 @@ describe('storage commands against moto', () => {
   });
 
   it('uploads only the public half of a private key, syncs, lists, revokes, and keeps the revoked key out', async () => {
-    const upload = await runCli(['keys', 'upload', rsaKeyFile, ...storage], { env });
+    const upload = await runCli(['keys', 'upload', rsaKeyFile, ...privateOnly], { env });
     expect(upload.status).toBe(0);
     expect(upload.stdout).toContain(rsaKid);
     const stored = await new S3ObjectStore(moto.s3(), 'private-bucket').get(`keys/${rsaKid}.pub`);
     expect(stored?.body).toContain('BEGIN PUBLIC KEY');
     expect(stored?.body).not.toContain('PRIVATE');
-    expect((await runCli(['keys', 'upload', ecPubFile, ...storage], { env })).status).toBe(0);
+    expect((await runCli(['keys', 'upload', ecPubFile, ...privateOnly], { env })).status).toBe(0);
 
     const sync = await runCli(['sync', ...storage, '--json'], { env });
     expect(sync.status).toBe(0);
@@ -88,18 +90,18 @@ describe('storage commands against moto', () => {
   });
 
   it('adds, lists and removes deny-list entries, refusing a malformed service account with exit 2', async () => {
-    expect((await runCli(['deny', 'add', '--kind', 'pod-uid', '1b4e28ba-2fa1-11d2-883f-0016d3cca427', '--reason', 'pod compromised', ...storage], { env })).status).toBe(0);
-    expect((await runCli(['deny', 'add', '--kind', 'service-account', 'payments/api', ...storage], { env })).status).toBe(0);
-    const list = await runCli(['deny', 'list', ...storage, '--json'], { env });
+    expect((await runCli(['deny', 'add', '--kind', 'pod-uid', '1b4e28ba-2fa1-11d2-883f-0016d3cca427', '--reason', 'pod compromised', ...privateOnly], { env })).status).toBe(0);
+    expect((await runCli(['deny', 'add', '--kind', 'service-account', 'payments/api', ...privateOnly], { env })).status).toBe(0);
+    const list = await runCli(['deny', 'list', ...privateOnly, '--json'], { env });
     const parsed = JSON.parse(list.stdout);
     expect(parsed.podUids.map((e: { value: string }) => e.value)).toEqual(['1b4e28ba-2fa1-11d2-883f-0016d3cca427']);
     expect(parsed.serviceAccounts.map((e: { value: string }) => e.value)).toEqual(['payments/api']);
 
-    expect((await runCli(['deny', 'remove', '--kind', 'service-account', 'payments/api', ...storage], { env })).status).toBe(0);
-    const again = JSON.parse((await runCli(['deny', 'list', ...storage, '--json'], { env })).stdout);
+    expect((await runCli(['deny', 'remove', '--kind', 'service-account', 'payments/api', ...privateOnly], { env })).status).toBe(0);
+    const again = JSON.parse((await runCli(['deny', 'list', ...privateOnly, '--json'], { env })).stdout);
     expect(again.serviceAccounts).toEqual([]);
 
-    const bad = await runCli(['deny', 'add', '--kind', 'service-account', 'not a service account', ...storage], { env });
+    const bad = await runCli(['deny', 'add', '--kind', 'service-account', 'not a service account', ...privateOnly], { env });
     expect(bad.status).toBe(2);
   });
 

@@ -74,7 +74,24 @@ describe('validateConfig: a valid configuration', () => {
       staleWindowSeconds: 900,
     });
     expect(cluster.alarms).toEqual({ emails: [] });
+    expect(cluster.issuerSite).toEqual({ documentWriterArns: [], errorCachingTtlSeconds: 5 });
+    expect(cluster.verifyApi.routeThrottles).toBeUndefined();
     expect(cluster.warnings).toEqual([]);
+  });
+
+  test('issuer-site writers, error caching and per-route throttles are read as given', () => {
+    const writer = 'arn:aws:iam::123456789012:role/BreakGlass';
+    const [cluster] = validateConfig(withCluster((c) => {
+      c.issuerSite = { documentWriterArns: [writer], errorCachingTtlSeconds: 0 };
+      c.verifyApi = { audiences: ['verify.prod.example.com'], routeThrottles: { tokenReview: { rateLimit: 200, burstLimit: 400 }, auth: { rateLimit: 2.5, burstLimit: 5 } } };
+    }));
+    expect(cluster.issuerSite).toEqual({ documentWriterArns: [writer], errorCachingTtlSeconds: 0 });
+    expect(cluster.verifyApi.routeThrottles).toEqual({ tokenReview: { rateLimit: 200, burstLimit: 400 }, auth: { rateLimit: 2.5, burstLimit: 5 } });
+    expect(cluster.verifyApi.throttle).toEqual({ rateLimit: 50, burstLimit: 100 });
+  });
+
+  test('"$schema" is allowed at the top of the file', () => {
+    expect(validateConfig({ $schema: './clusters.schema.json', clusters: [baseCluster()] })).toHaveLength(1);
   });
 
   test('a custom-domain issuer is the default API-server audience', () => {
@@ -255,6 +272,25 @@ describe('validateConfig: issuer', () => {
 
   test('a plain path', () => {
     expectOnly(withIssuer({ url: 'https://oidc.example.com/a//b' }), 'cluster "prod", issuer.url = "https://oidc.example.com/a//b": has an unsupported path. Fix: use path segments of letters, digits, ".", "_", "~" and "-" only (e.g. https://oidc.example.com/cluster-a).');
+  });
+
+  // Issue 12 §5: the issuer is compared byte for byte, but a client resolves dot segments and
+  // percent-encoding; such an issuer names one string to IAM and another path to the web.
+  test('no dot segment in the path', () => {
+    for (const url of ['https://oidc.example.com/c1/../c2', 'https://oidc.example.com/./c1', 'https://oidc.example.com/c1/..']) {
+      expectOnly(withIssuer({ url }), `cluster "prod", issuer.url = ${JSON.stringify(url)}: has a dot segment ("." or "..") in its path. Fix: write the path without "." and ".." segments: clients resolve them, so the documents would be fetched from another path than the "iss" tokens carry.`);
+    }
+  });
+
+  test('no percent-encoding in the path', () => {
+    for (const url of ['https://oidc.example.com/c%31', 'https://oidc.example.com/%2e%2e/c2']) {
+      expectOnly(withIssuer({ url }), `cluster "prod", issuer.url = ${JSON.stringify(url)}: has percent-encoding in its path. Fix: write the path in plain characters (letters, digits, ".", "_", "~", "-"): an encoded and a decoded issuer are different strings to IAM but the same URL to a web server.`);
+    }
+  });
+
+  test('dots inside a segment are fine', () => {
+    const [cluster] = validateConfig(withCluster((c) => { c.issuer = { ...CUSTOM_ISSUER, url: 'https://oidc.example.com/v1.2/..c' }; }));
+    expect(cluster.issuer).toMatchObject({ url: 'https://oidc.example.com/v1.2/..c' });
   });
 
   test('the hosted zone holds the issuer host', () => {
@@ -559,6 +595,28 @@ describe('validateConfig: Verify API', () => {
 
   test('clock skew within 5 minutes', () => {
     expectOnly(verify({ clockSkewSeconds: 3600 }), 'cluster "prod", verifyApi.clockSkewSeconds = 3600: is out of range (0 to 300). Fix: give whole seconds between 0 and 300.');
+  });
+});
+
+describe('validateConfig: issuer site', () => {
+  test('document writers are IAM principal ARNs', () => {
+    expectOnly((c) => { c.issuerSite = { documentWriterArns: ['BreakGlass'] }; }, 'cluster "prod", issuerSite.documentWriterArns[0] = "BreakGlass": is not an IAM role, user or account-root ARN. Fix: give e.g. "arn:aws:iam::123456789012:role/BreakGlass".');
+  });
+
+  test('error caching is whole seconds up to 5 minutes', () => {
+    expectOnly((c) => { c.issuerSite = { errorCachingTtlSeconds: -1 }; }, 'cluster "prod", issuerSite.errorCachingTtlSeconds = -1: is out of range (0 to 300). Fix: give whole seconds between 0 and 300.');
+  });
+});
+
+describe('validateConfig: per-route throttles', () => {
+  test('only the three routes', () => {
+    expectOnly((c) => { c.verifyApi = { audiences: ['verify.prod.example.com'], routeThrottles: { verfy: { rateLimit: 1, burstLimit: 1 } } }; },
+      'cluster "prod", verifyApi.routeThrottles.verfy = {"rateLimit":1,"burstLimit":1}: is not a known field. Fix: did you mean "verify"?.');
+  });
+
+  test('within API Gateway limits', () => {
+    expectOnly((c) => { c.verifyApi = { audiences: ['verify.prod.example.com'], routeThrottles: { auth: { rateLimit: 0, burstLimit: 1 } } }; },
+      'cluster "prod", verifyApi.routeThrottles.auth.rateLimit = 0: is out of range (1 to 10000). Fix: give requests per second between 1 and 10000.');
   });
 });
 

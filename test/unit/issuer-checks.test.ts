@@ -257,6 +257,21 @@ describe('transport findings', () => {
     expect(runIssuerChecks(input({ issuer: local, discovery, jwks: undefined, allowHttp: true })).some((f) => f.id === 'tls-certificate')).toBe(false);
   });
 
+  test('a plain-http issuer allowed by --allow-http passes under a title that says http, never "served over HTTPS"', () => {
+    const local = 'http://127.0.0.1:8080/cluster-a';
+    const discovery = ok(discoveryUrlFor(local), JSON.stringify({ issuer: local, jwks_uri: `${local}/openid/v1/jwks` }));
+    const findings = runIssuerChecks(input({ issuer: local, discovery, jwks: undefined, allowHttp: true }));
+    const https = finding(findings, 'https');
+    expect(https.ok).toBe(true);
+    expect(https.title).toBe('served over plain HTTP (allowed on loopback by --allow-http)');
+    expect(https.seen).toContain('http://127.0.0.1:8080');
+    const jwksUri = finding(findings, 'jwks-uri');
+    expect(jwksUri.title).toContain('plain HTTP');
+    expect(jwksUri.title).not.toContain('https');
+    // An https issuer keeps the https titles.
+    expect(finding(runIssuerChecks(input()), 'https').title).toBe('served over HTTPS');
+  });
+
   test('a slow or timed-out response fails response-time', () => {
     const slow = ok(JWKS_URL, fixture('jwks.json'), GOOD_HEADERS, 200, 6200);
     expect(finding(runIssuerChecks(input({ jwks: slow })), 'response-time')).toMatchObject({ ok: false, seen: 'slowest response 6200 ms' });

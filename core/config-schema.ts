@@ -1,0 +1,807 @@
+/**
+ * The one definition of `config/clusters.json`: its shape, the description and default of every
+ * field, and the rules that concern one field or one object. Written with zod 4, from which come
+ * the TypeScript types (`core/config.ts`), runtime validation (`validateConfig`), the JSON Schema
+ * `config/clusters.schema.json` and the reference table of docs/configuration.md (`npm run schema`).
+ *
+ * Every error message a check can produce is written here as "<problem>. Fix: <fix>"; the
+ * formatter in `core/config.ts` prefixes the cluster, the field path and the value.
+ *
+ * Rules that need several sections or the outside world (key material, the issuer across
+ * documents, the audience boundary, the Lambda environment budget, warnings) live in
+ * `core/config-rules.ts` and run once the shape is valid.
+ *
+ * Pure: no I/O. Only the CDK app and the CLI import this module, never a Lambda handler, so zod
+ * never reaches a Lambda bundle.
+ */
+import { z } from 'zod';
+
+// ===== Limits and defaults =====
+
+/** The audience AWS STS expects in web-identity tokens, the IAM provider's default client ID. */
+export const STS_AUDIENCE = 'sts.amazonaws.com';
+/** IAM accepts at most this many client IDs on one OIDC provider. */
+export const MAX_PROVIDER_AUDIENCES = 100;
+/** IAM limits each client ID to this many characters. */
+export const MAX_AUDIENCE_LENGTH = 255;
+/** IAM limits the provider URL to this many characters. */
+export const MAX_ISSUER_URL_LENGTH = 255;
+/** Longest cluster name: it is part of stack, alarm and log-group names. */
+export const MAX_CLUSTER_NAME_LENGTH = 40;
+
+/** Default values of the optional settings; the schema below uses exactly these. */
+export const CONFIG_DEFAULTS = {
+  audiences: [STS_AUDIENCE] as readonly string[],
+  gracePeriodSeconds: 86400,
+  kidlessCompat: false,
+  scheduleMinutes: 5,
+  cacheMaxAgeSeconds: 300,
+  verifyApiEnabled: true,
+  allowSharedAudiences: false,
+  iamAuth: false,
+  rateLimit: 50,
+  burstLimit: 100,
+  clockSkewSeconds: 60,
+  maxTokenBytes: 16384,
+  keysTtlSeconds: 60,
+  unknownKidCooldownSeconds: 30,
+  staleWindowSeconds: 900,
+  errorCachingTtlSeconds: 5,
+} as const;
+
+// ===== Patterns shared with the rules =====
+
+/** An IAM role, user or account-root ARN. */
+export const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+)$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A lowercase fully qualified DNS name (no IP address). */
+export const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const ROLE_ID = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
+const SA_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SA_PREFIX = /^[a-z0-9][-a-z0-9.]{0,252}$/;
+const MANAGED_POLICY_ARN = /^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
+// SSM names are either flat ("token") or a path that starts with "/" ("/kube-oidc/token").
+const SSM_NAME = /^(?:[\w.-]+|(?:\/[\w.-]+)+)$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** For editors only (the JSON Schema): `checkIssuerUrl` gives the precise message. */
+const ISSUER_URL_PATTERN = '^(?!.*/\\.{1,2}(/|$))https://[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*$';
+
+// ===== Messages =====
+
+type RawIssue = z.core.$ZodRawIssue;
+
+/** One problem's text as the formatter expects it: `<problem>. Fix: <fix>`. */
+export function problemText(problem: string, fix: string): string {
+  return `${problem}. Fix: ${fix}`;
+}
+
+const KIND_PROBLEMS: Record<string, string> = {
+  string: 'must be a string',
+  boolean: 'must be true or false',
+  number: 'must be a number',
+  int: 'must be a whole number',
+  object: 'must be an object',
+  record: 'must be an object',
+  array: 'must be an array',
+};
+
+/** The problem of an issue zod raised for a type, an enum or a size. */
+function problemOf(iss: RawIssue, range?: string): string {
+  if (iss.code === 'invalid_type') {
+    if (iss.input === undefined) return 'is missing';
+    return KIND_PROBLEMS[iss.expected] ?? `must be of type ${iss.expected}`;
+  }
+  if (iss.code === 'invalid_value') return `is not ${orList(iss.values.map((v) => JSON.stringify(v)))}`;
+  if ((iss.code === 'too_small' || iss.code === 'too_big') && iss.origin === 'array') {
+    return iss.code === 'too_small' ? 'is empty' : `has more than ${String(iss.maximum)} entries`;
+  }
+  if (iss.code === 'too_small' || iss.code === 'too_big') return `is out of range${range ?? ''}`;
+  return 'is not valid';
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** Messages for a type or size problem, with this fix. */
+const withFix = (fix: string, range?: string) => ({ error: (iss: RawIssue) => problemText(problemOf(iss, range), fix) });
+/** A check with its own problem text; the first failing check of a field is its only problem. */
+const rule = (problem: string, fix: string) => ({ error: () => problemText(problem, fix), abort: true });
+
+/** Records a problem of a refinement at `path` (relative to the refined value). */
+function report(ctx: z.core.$RefinementCtx, path: readonly (string | number)[], input: unknown, problem: string, fix: string): void {
+  ctx.addIssue({ code: 'custom', path: [...path], input, message: problemText(problem, fix) });
+}
+
+/** The per-key messages of unknown fields, one line per key (the formatter splits them). */
+function unknownFields(keys: readonly string[], known: readonly string[]): string {
+  return keys.map((key) => {
+    const k = key.toLowerCase();
+    const near = known.find((f) => f.toLowerCase() === k || f.toLowerCase().startsWith(k) || k.startsWith(f.toLowerCase()))
+      ?? known.find((f) => editDistance(f.toLowerCase(), k) <= 2);
+    return problemText('is not a known field', near ? `did you mean ${JSON.stringify(near)}?` : `remove it (known fields: ${known.join(', ')})`);
+  }).join('\n');
+}
+
+/** Levenshtein distance, to suggest the field a typo meant. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+// ===== Building blocks =====
+
+const comment = z.string().optional().meta({ description: 'A free-text comment, ignored by validation. When absent: none.' });
+
+/**
+ * A JSON object with exactly these fields (and `$comment`, allowed everywhere and dropped).
+ * `example` is the fix shown when the value is not an object, `missingFix` when a required one is absent.
+ */
+function section<S extends z.ZodRawShape>(shape: S, example: string, missingFix = example) {
+  const known = Object.keys(shape);
+  return z.strictObject({ ...shape, $comment: comment }, {
+    error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, known)
+      : problemText(problemOf(iss), iss.input === undefined ? missingFix : example)),
+  }).transform((value) => {
+    const { $comment, ...rest } = value as typeof value & { $comment?: string };
+    void $comment;
+    return rest;
+  });
+}
+
+function flag(fallback: boolean, description: string) {
+  return z.boolean(withFix(`write true or false without quotes (default ${fallback})`)).default(fallback).meta({ description });
+}
+
+interface NumberSpec {
+  readonly min: number;
+  readonly max: number;
+  readonly fix: string;
+  /** A problem and fix of their own when the value is above `max`. */
+  readonly tooBig?: readonly [string, string];
+}
+
+function wholeNumber(spec: NumberSpec) {
+  const e = withFix(spec.fix, ` (${spec.min} to ${spec.max})`);
+  return z.number(e).int(e).min(spec.min, { ...e, abort: true }).max(spec.max, spec.tooBig ? rule(...spec.tooBig) : { ...e, abort: true });
+}
+
+function anyNumber(spec: NumberSpec) {
+  const e = withFix(spec.fix, ` (${spec.min} to ${spec.max})`);
+  return z.number(e).min(spec.min, { ...e, abort: true }).max(spec.max, { ...e, abort: true });
+}
+
+/** A JSON array of strings; each string must satisfy `item`. */
+function stringList(item: z.ZodString = z.string(withFix('write it as a JSON string')), fix = 'write it as ["...", "..."]') {
+  return z.array(item, withFix(fix));
+}
+
+// ===== Issuer =====
+
+/**
+ * The problems of an issuer URL, each `[problem, fix]`: IAM, STS and every verifier compare the
+ * issuer byte for byte, so only one spelling of a URL is accepted.
+ */
+export function issuerUrlProblems(url: string): [string, string][] {
+  const problems: [string, string][] = [];
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (!scheme) return [['is not an absolute URL', 'give the issuer as https://HOST[/PATH], e.g. "https://oidc.example.com"']];
+  if (scheme[1] !== 'https') problems.push(['does not use https', 'serve the issuer over https (https://...): IAM and STS only accept https issuers']);
+  if (url.length > MAX_ISSUER_URL_LENGTH) problems.push([`is longer than ${MAX_ISSUER_URL_LENGTH} characters (IAM's limit)`, 'use a shorter host or path']);
+  if (url.includes('?')) problems.push(['has a query string', 'remove everything from "?": an issuer has no query']);
+  if (url.includes('#')) problems.push(['has a fragment', 'remove everything from "#": an issuer has no fragment']);
+  const rest = url.slice(scheme[0].length).replace(/[?#].*$/, '');
+  const slash = rest.indexOf('/');
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? '' : rest.slice(slash);
+  if (authority.includes('@')) problems.push(['has user information', 'remove "user@" from the URL']);
+  const hostPort = authority.replace(/^.*@/, '');
+  if (hostPort.includes(':')) problems.push(['has a port', 'remove the port: IAM refuses provider URLs with a port, and CloudFront serves 443']);
+  const host = hostPort.replace(/:.*$/, '');
+  if (host !== host.toLowerCase()) {
+    problems.push(['has uppercase letters in its host', `write the host in lowercase (${JSON.stringify(host.toLowerCase())}): the issuer is compared byte for byte`]);
+  } else if (!DNS_NAME.test(host)) {
+    problems.push(['does not have a valid DNS host name', 'use a fully qualified host name such as oidc.example.com (no IP address)']);
+  }
+  if (path.endsWith('/')) {
+    problems.push(['ends with a slash', `remove the trailing slash (${JSON.stringify(url.replace(/\/+$/, ''))}): IAM condition keys and token "iss" must match byte for byte`]);
+  } else if (path.split('/').some((segment) => segment === '.' || segment === '..')) {
+    problems.push([
+      'has a dot segment ("." or "..") in its path',
+      'write the path without "." and ".." segments: clients resolve them, so the documents would be fetched from another path than the "iss" tokens carry',
+    ]);
+  } else if (path.includes('%')) {
+    problems.push([
+      'has percent-encoding in its path',
+      'write the path in plain characters (letters, digits, ".", "_", "~", "-"): an encoded and a decoded issuer are different strings to IAM but the same URL to a web server',
+    ]);
+  } else if (path !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {
+    problems.push(['has an unsupported path', 'use path segments of letters, digits, ".", "_", "~" and "-" only (e.g. https://oidc.example.com/cluster-a)']);
+  }
+  return problems;
+}
+
+/** The host of an issuer URL that `issuerUrlProblems` accepts. */
+export function issuerHost(url: string): string {
+  return url.replace(/^https:\/\//, '').replace(/\/.*$/, '');
+}
+
+const issuerUrl = z.string(withFix('give the issuer URL, e.g. "https://oidc.example.com"'))
+  .superRefine((url, ctx) => { for (const [problem, fix] of issuerUrlProblems(url)) report(ctx, [], url, problem, fix); })
+  .meta({
+    description: 'The issuer URL, byte for byte as kube-apiserver\'s `--service-account-issuer`: `https://HOST[/PATH]`, https only; no query, fragment, port or user information; no trailing slash; a lowercase DNS host name (no IP address); path segments of `A-Z a-z 0-9 . _ ~ -`, no `.` or `..` segment and no percent-encoding; at most 255 characters.',
+    pattern: ISSUER_URL_PATTERN,
+    maxLength: MAX_ISSUER_URL_LENGTH,
+  });
+
+const issuer = section({
+  url: issuerUrl,
+  hostedZoneId: z.string(withFix('give the Route 53 hosted zone id that holds the issuer host, e.g. "Z0123456789ABCDEFGHIJ"'))
+    .regex(/^Z[A-Z0-9]{1,32}$/, rule('is not a Route 53 hosted zone id', 'copy the zone id (Z followed by letters and digits, without "/hostedzone/")'))
+    .meta({ description: 'The Route 53 hosted zone id (`Z...`) holding the issuer host. A and AAAA alias records to the distribution are created in it.' }),
+  hostedZoneName: z.string(withFix('give the hosted zone\'s domain name, e.g. "example.com"'))
+    .meta({ description: 'The zone\'s domain name (a trailing dot is dropped); the issuer host must be inside it.' }),
+  certificateArn: z.string(withFix('give the ARN of an ACM certificate in us-east-1 that covers the issuer host'))
+    .regex(ACM_ARN, rule('is not an ACM certificate ARN', 'copy the ARN from ACM: arn:aws:acm:us-east-1:ACCOUNT:certificate/ID'))
+    .superRefine((arn, ctx) => {
+      const region = ACM_ARN.exec(arn)?.[1];
+      if (region !== 'us-east-1') report(ctx, [], arn, `is in ${region}, but CloudFront only uses certificates from us-east-1`, 'request or import the certificate in us-east-1 and give that ARN');
+    })
+    .meta({ description: 'An ACM certificate **in us-east-1** (CloudFront only uses those) covering the issuer host. The distribution then requires TLS 1.2 (`TLSv1.2_2021`, SNI).' }),
+}, 'write {"url": "https://oidc.example.com", "hostedZoneId": "Z...", "hostedZoneName": "example.com", "certificateArn": "arn:aws:acm:us-east-1:..."}, or remove issuer to use the CloudFront default domain')
+  .superRefine((value, ctx) => {
+    const host = issuerHost(value.url);
+    const zone = value.hostedZoneName.replace(/\.$/, '').toLowerCase();
+    if (host !== zone && !host.endsWith(`.${zone}`)) {
+      report(ctx, ['hostedZoneName'], value.hostedZoneName, `does not contain the issuer host ${JSON.stringify(host)}`, 'give the hosted zone that the issuer host belongs to');
+    }
+  })
+  .transform((value) => ({ kind: 'customDomain' as const, ...value, hostedZoneName: value.hostedZoneName.replace(/\.$/, '').toLowerCase() }));
+
+// ===== Key sources =====
+
+const writerArn = z.string(withFix('write it as a JSON string'))
+  .refine((arn) => !arn.includes('*'), rule('contains a wildcard', 'name each writer by its exact role or user ARN: whoever can write a key can mint tokens for every role'))
+  .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', 'give e.g. "arn:aws:iam::123456789012:role/KeyPublisher"'));
+
+const upload = section({
+  enabled: flag(true, 'The sync reads public keys (PEM, JWK, JWKS) under `keys/` of the private bucket; an upload or a deletion there triggers a sync at once.'),
+  writerArns: stringList(writerArn).default([]).meta({
+    description: 'The only principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write `keys/` and the deny list `control/deny-list.json`: whoever can write a key can mint tokens for every role. Required (non-empty) when enabled.',
+  }),
+}, 'write {"enabled": true, "writerArns": ["arn:aws:iam::123456789012:role/KeyPublisher"]}')
+  .superRefine((value, ctx) => {
+    if (value.enabled && value.writerArns.length === 0) {
+      report(ctx, ['writerArns'], value.writerArns, 'is empty while uploads are enabled', 'name the principals allowed to upload keys (nobody else can), or set upload.enabled to false');
+    }
+  });
+
+const idList = (prefix: string, example: string, description: string) => stringList(
+  z.string(withFix('write it as a JSON string')).regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), rule(`is not a ${prefix} id`, `give e.g. "${example}"`)),
+  `list at least one id, e.g. ["${example}"]`,
+).min(1, withFix(`list at least one id, e.g. ["${example}"]`)).meta({ description });
+
+const vpc = section({
+  vpcId: z.string(withFix('give the VPC id, e.g. "vpc-0123456789abcdef0"'))
+    .regex(/^vpc-[0-9a-f]{8,17}$/, rule('is not a VPC id', 'give e.g. "vpc-0123456789abcdef0"'))
+    .meta({ description: 'The VPC of the subnets.' }),
+  subnetIds: idList('subnet', 'subnet-0123456789abcdef0', 'Subnets to run the sync Lambda in: they need a NAT gateway (CloudFront\'s API has no VPC endpoint).'),
+  securityGroupIds: idList('sg', 'sg-0123456789abcdef0', 'Security groups of the sync Lambda: they need outbound HTTPS to the API server.'),
+}, 'write {"vpcId": "vpc-...", "subnetIds": ["subnet-..."], "securityGroupIds": ["sg-..."]}');
+
+const clusterJwks = section({
+  url: z.string(withFix('give the cluster endpoint, e.g. "https://api.cluster.example.com:6443/openid/v1/jwks"'))
+    .refine((url) => url.startsWith('https://'), rule('does not use https', 'use the API server\'s https URL (the token and keys must not travel in clear)'))
+    .refine((url) => !/[?#]/.test(url), rule('has a query or fragment', 'remove everything from "?" or "#"'))
+    .refine((url) => !/^https:\/\/[^/]*@/.test(url), rule('has user information', 'remove "user@": give a bearer token with tokenSecretArn or tokenParameterName'))
+    .regex(/^https:\/\/[^/:]+(:\d{1,5})?(\/[^\s]*)?$/, rule('is not a valid URL', 'give e.g. "https://10.0.0.10:6443/openid/v1/jwks"'))
+    .meta({ description: 'The cluster\'s JWKS endpoint, `https://APISERVER[:PORT]/openid/v1/jwks`: https only, no query, fragment or user information.' }),
+  caBundlePem: z.string(withFix('write it as a JSON string'))
+    .regex(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/, rule('holds no PEM certificate', 'paste the cluster CA (e.g. the certificate-authority-data of a kubeconfig, base64-decoded)'))
+    .optional()
+    .meta({ description: 'PEM CA bundle to trust for the endpoint (the cluster CA). When absent: the public roots.' }),
+  tokenSecretArn: z.string(withFix('write it as a JSON string'))
+    .regex(SECRET_ARN, rule('is not a complete Secrets Manager secret ARN', 'copy the full ARN, including the 6-character suffix Secrets Manager appends to the name'))
+    .optional()
+    .meta({ description: 'Complete Secrets Manager ARN (with its 6-character suffix) of a bearer token for the endpoint; the sync may read only this secret. If the secret uses a customer KMS key, grant the sync role `kms:Decrypt` on it. When absent: no token from Secrets Manager.' }),
+  tokenParameterName: z.string(withFix('write it as a JSON string'))
+    .regex(SSM_NAME, rule('is not an SSM parameter name', 'give the name (not the ARN): a flat name, or a path starting with "/", e.g. "/kube-oidc/prod/discovery-token"'))
+    .optional()
+    .meta({ description: 'SSM parameter name (SecureString) of a bearer token; exclusive with `tokenSecretArn`. The sync may read only this parameter. When absent: no token from SSM.' }),
+  vpc: vpc.optional().meta({ description: 'Run the sync Lambda in these subnets, for an endpoint only reachable from a VPC. When absent: the Lambda runs outside any VPC.' }),
+}, 'write {"url": "https://APISERVER:6443/openid/v1/jwks"}')
+  .superRefine((value, ctx) => {
+    if (value.tokenSecretArn !== undefined && value.tokenParameterName !== undefined) {
+      report(ctx, ['tokenParameterName'], value.tokenParameterName, 'is set together with tokenSecretArn', 'keep one token source: tokenSecretArn or tokenParameterName');
+    }
+  });
+
+const KEY_FORMS = ['file', 'pem', 'jwk'] as const;
+
+const configKey = section({
+  file: z.string(withFix('write it as a JSON string'))
+    .min(1, rule('is empty', 'give the key file path, relative to the config file'))
+    .optional()
+    .meta({ description: 'A key file, relative to the config file\'s folder. When absent: `pem` or `jwk` is given.' }),
+  pem: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'PEM key material inline. When absent: `file` or `jwk` is given.' }),
+  jwk: z.record(z.string(), z.unknown(), withFix('paste the JSON object itself, not a string')).optional().meta({ description: 'A JWK or a JWKS object. When absent: `file` or `pem` is given.' }),
+}, 'write {"file": "keys/sa.pub"}, {"pem": "-----BEGIN PUBLIC KEY-----..."} or {"jwk": {...}}')
+  .superRefine((value, ctx) => {
+    const forms = KEY_FORMS.filter((form) => value[form] !== undefined);
+    if (forms.length !== 1) {
+      report(ctx, [], value, forms.length === 0 ? 'names no key' : `has ${forms.join(' and ')} together`, 'give exactly one of "file", "pem" or "jwk" per entry');
+    }
+  })
+  .meta({
+    description: 'One key entry: exactly one of `file`, `pem` or `jwk`. Accepted: PEM `PUBLIC KEY`, `RSA PUBLIC KEY`, `CERTIFICATE` (several blocks per file), JWK and JWKS; RSA of 2048 bits or more, EC P-256/P-384/P-521. A private key is accepted with a warning and only its public half is used.',
+    oneOf: KEY_FORMS.map((form) => ({ required: [form] })),
+  });
+
+const keySources = section({
+  configKeys: z.array(configKey, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).',
+  }),
+  upload: upload.default({ enabled: false, writerArns: [] }).meta({
+    description: 'Keys uploaded by operators under the private bucket\'s `keys/` prefix. When given, `enabled` defaults to `true`.',
+  }),
+  clusterJwks: clusterJwks.optional().meta({ description: 'The cluster\'s own JWKS endpoint, read by the sync. When absent: not read.' }),
+}, 'write {"configKeys": [{"file": "keys/sa.pub"}]} or another source',
+'configure at least one key source: keySources.configKeys (public keys in the config), keySources.upload or keySources.clusterJwks')
+  .superRefine((value, ctx) => {
+    if (!value.upload.enabled && !value.clusterJwks && value.configKeys.length === 0) {
+      report(ctx, [], value, 'has no enabled source', 'configure keySources.configKeys, enable keySources.upload, or set keySources.clusterJwks');
+    }
+  });
+
+// ===== Service-account roles =====
+
+const actionOrResource = (field: string, example: string) => z.union(
+  [z.string().min(1), z.array(z.string().min(1)).min(1)],
+  { error: () => problemText('must be a non-empty string or array of strings', example) },
+).optional().meta({ description: `IAM \`${field}\`: a string or a non-empty array of strings. When absent: its counterpart must be given (exactly one of Action/NotAction and of Resource/NotResource).` });
+
+const STATEMENT_PAIRS = [['Action', 'NotAction', 'e.g. "Action": ["s3:GetObject"]'], ['Resource', 'NotResource', 'e.g. "Resource": ["arn:aws:s3:::my-bucket/*"]']] as const;
+
+const statement = section({
+  Sid: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'Statement id. When absent: none.' }),
+  Effect: z.enum(['Allow', 'Deny'], withFix('set "Effect": "Allow" or "Deny"')).meta({ description: '`Allow` or `Deny`.' }),
+  Action: actionOrResource('Action', STATEMENT_PAIRS[0][2]),
+  NotAction: actionOrResource('NotAction', STATEMENT_PAIRS[0][2]),
+  Resource: actionOrResource('Resource', STATEMENT_PAIRS[1][2]),
+  NotResource: actionOrResource('NotResource', STATEMENT_PAIRS[1][2]),
+  Condition: z.record(z.string(), z.unknown(), withFix('write {"StringEquals": {...}}')).optional().meta({ description: 'IAM condition block. When absent: none.' }),
+  Principal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
+  NotPrincipal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
+}, 'write {"Effect": "Allow", "Action": [...], "Resource": [...]}')
+  .superRefine((value, ctx) => {
+    if (value.Principal !== undefined || value.NotPrincipal !== undefined) {
+      report(ctx, [], value, 'has a Principal', 'remove Principal: the statement is attached to the role itself');
+    }
+    for (const [field, negated, example] of STATEMENT_PAIRS) {
+      const present = [field, negated].filter((f) => value[f] !== undefined);
+      if (present.length !== 1) {
+        report(ctx, [], value, present.length === 0 ? `has no ${field}` : `has both ${field} and ${negated}`, `give exactly one of ${field} or ${negated}, ${example}`);
+      }
+    }
+  })
+  .meta({ description: 'An IAM policy statement attached inline to the role: `Effect`, `Action`/`NotAction`, `Resource`/`NotResource`, optional `Sid` and `Condition`; no `Principal`.' });
+
+const role = section({
+  id: z.string(withFix('give the role a stable id such as "payments-api"'))
+    .regex(ROLE_ID, rule('is not a valid role id', 'use up to 64 letters, digits and hyphens, starting with a letter'))
+    .meta({ description: 'Stable id: letters, digits and `-`, starting with a letter, at most 64; unique in the cluster (compared without hyphens). It names the role\'s construct and its stack output `<Id>RoleArn`: **changing it replaces the role** (new ARN).' }),
+  namespace: z.string(withFix('give the Kubernetes namespace of the service account'))
+    .refine((ns) => !/[*?]/.test(ns), rule('contains a wildcard', 'name one namespace: wildcards across namespaces are not allowed (use match "namespace" for every service account of one namespace)'))
+    .regex(DNS_LABEL, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
+    .max(63, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
+    .meta({ description: 'A Kubernetes namespace (DNS label). Never a wildcard.' }),
+  serviceAccount: z.string(withFix('write it as a JSON string')).optional().meta({
+    description: 'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).',
+  }),
+  match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').meta({
+    description: '`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.',
+  }),
+  audience: z.string(withFix('write it as a JSON string')).optional().meta({
+    description: 'The `aud` the token must carry (the projected volume\'s `audience`); one of the cluster\'s `audiences`. Always checked with `StringEquals`. When absent: the first of the cluster\'s `audiences`.',
+  }),
+  managedPolicyArns: stringList(z.string(withFix('write it as a JSON string'))
+    .regex(MANAGED_POLICY_ARN, rule('is not an IAM managed policy ARN', 'give e.g. "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" or "arn:aws:iam::123456789012:policy/MyPolicy"')))
+    .max(20, rule('has more than 20 policies (IAM\'s limit per role)', 'merge policies'))
+    .default([])
+    .meta({ description: 'Managed policy ARNs attached to the role (at most 20).' }),
+  inlinePolicyStatements: z.array(statement, withFix('write it as a JSON array [...]')).default([]).meta({ description: 'IAM policy statements attached inline to the role.' }),
+}, 'write {"id": "payments-api", "namespace": "payments", "serviceAccount": "api", "managedPolicyArns": [...]}')
+  .superRefine((value, ctx) => {
+    const sa = value.serviceAccount;
+    if (value.match === 'namespace') {
+      if (sa !== undefined) report(ctx, ['serviceAccount'], sa, 'is set with match "namespace", which trusts every service account of the namespace', 'remove serviceAccount, or use match "exact"');
+    } else if (sa === undefined) {
+      report(ctx, ['serviceAccount'], sa, 'is missing', value.match === 'exact'
+        ? 'name the service account, or set match to "namespace" to trust all of the namespace'
+        : 'give the name prefix the service accounts share, e.g. "runner-"');
+    } else if (/[*?]/.test(sa)) {
+      report(ctx, ['serviceAccount'], sa, 'contains a wildcard', 'give the exact name; for several service accounts set match to "namePrefix" (name prefix) or "namespace" (whole namespace)');
+    } else if (value.match === 'exact' && !SA_NAME.test(sa)) {
+      report(ctx, ['serviceAccount'], sa, 'is not a Kubernetes service account name', 'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
+    } else if (value.match === 'namePrefix' && !SA_PREFIX.test(sa)) {
+      report(ctx, ['serviceAccount'], sa, 'is not a service account name prefix', 'use lowercase letters, digits, "-" and ".", starting with a letter or digit');
+    }
+  })
+  .meta({ description: 'An IAM role that pods of the cluster assume with their projected service-account token (self-hosted IRSA).' });
+
+const roles = z.array(role, withFix('write it as a JSON array [...]'))
+  .superRefine((list, ctx) => {
+    const ids = new Map<string, number>();
+    list.forEach((r, i) => {
+      const key = r.id.replace(/-/g, '');
+      const first = ids.get(key);
+      if (first === undefined) ids.set(key, i);
+      else report(ctx, [i, 'id'], r.id, `duplicates serviceAccountRoles[${first}].id (ids are compared without hyphens because they name stack outputs)`, 'give every role a distinct id');
+    });
+  });
+
+// ===== Rotation, sync, issuer site =====
+
+const rotation = section({
+  gracePeriodSeconds: wholeNumber({
+    min: 3600, max: 31622400,
+    fix: 'give seconds between 3600 (1 h, the default token lifetime) and 31622400 (366 days); it must cover the longest token lifetime the cluster issues',
+  }).default(CONFIG_DEFAULTS.gracePeriodSeconds).meta({
+    description: 'How long a key stays published after every source stopped listing it (3600 to 31622400). **It must cover the longest token lifetime the cluster issues**: 1 h by default for projected tokens, but one year for tokens requested with `expirationSeconds: 3607` when kube-apiserver runs with `--service-account-extend-token-expiration` (the default).',
+  }),
+  kidlessCompat: flag(CONFIG_DEFAULTS.kidlessCompat, 'Also publish each key with `kid: ""`, for tokens from clusters before Kubernetes 1.16 (STS treats a missing kid as `""`). Applies to the Verify API too.'),
+}, 'write {"gracePeriodSeconds": 86400, "kidlessCompat": false}');
+
+const sync = section({
+  scheduleMinutes: wholeNumber({ min: 1, max: 60, fix: 'give whole minutes between 1 and 60' }).default(CONFIG_DEFAULTS.scheduleMinutes).meta({
+    description: 'Minutes between scheduled syncs (1 to 60). The sync also runs on uploads, deny-list changes and deployments.',
+  }),
+  cacheMaxAgeSeconds: wholeNumber({
+    min: 0, max: 3600, fix: 'give whole seconds between 0 and 3600 (default 300)',
+    tooBig: ['is more than 3600 seconds: verifiers and CloudFront would keep serving an old JWKS that long and refuse tokens signed by a new key', 'use at most 3600 (default 300)'],
+  }).default(CONFIG_DEFAULTS.cacheMaxAgeSeconds).meta({
+    description: 'The documents\' `Cache-Control: max-age` (0 to 3600). More than an hour is refused: verifiers that honour it (and CloudFront) would keep an old JWKS that long and reject tokens signed by a new key.',
+  }),
+}, 'write {"scheduleMinutes": 5, "cacheMaxAgeSeconds": 300}');
+
+const issuerSite = section({
+  documentWriterArns: stringList(z.string(withFix('write it as a JSON string'))
+    .refine((arn) => !arn.includes('*'), rule('contains a wildcard', 'name each principal by its exact role or user ARN: whoever can write the documents can swap the published keys'))
+    .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', 'give e.g. "arn:aws:iam::123456789012:role/BreakGlass"')))
+    .default([])
+    .meta({ description: 'Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.' }),
+  errorCachingTtlSeconds: wholeNumber({ min: 0, max: 300, fix: 'give whole seconds between 0 and 300' })
+    .default(CONFIG_DEFAULTS.errorCachingTtlSeconds)
+    .meta({ description: 'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds): short, so a fixed document is served again quickly.' }),
+}, 'write {"documentWriterArns": [], "errorCachingTtlSeconds": 5}');
+
+// ===== Verify API =====
+
+const throttle = section({
+  rateLimit: anyNumber({ min: 1, max: 10000, fix: 'give requests per second between 1 and 10000' }).default(CONFIG_DEFAULTS.rateLimit).meta({ description: 'Requests per second, 1 to 10000.' }),
+  burstLimit: wholeNumber({ min: 1, max: 5000, fix: 'give a whole number of requests between 1 and 5000' }).default(CONFIG_DEFAULTS.burstLimit).meta({ description: 'Burst of requests, 1 to 5000.' }),
+}, 'write {"rateLimit": 50, "burstLimit": 100}');
+
+const routeThrottle = (route: string) => section({
+  rateLimit: anyNumber({ min: 1, max: 10000, fix: 'give requests per second between 1 and 10000' }).meta({ description: 'Requests per second, 1 to 10000.' }),
+  burstLimit: wholeNumber({ min: 1, max: 5000, fix: 'give a whole number of requests between 1 and 5000' }).meta({ description: 'Burst of requests, 1 to 5000.' }),
+}, 'write {"rateLimit": 50, "burstLimit": 100}').optional().meta({ description: `Throttle of the ${route} route(s). When absent: the stage throttle applies.` });
+
+const audienceItem = z.string(withFix('write it as a JSON string'));
+
+/**
+ * The settings of a verifier, shared by a cluster's Verify API and a fleet verifier: the audience
+ * policy, caller bindings, throttles and the verifier's own limits.
+ */
+const verifierSettings = {
+  audiences: stringList(audienceItem).optional().meta({
+    description: 'Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.',
+  }),
+  defaultAudiences: stringList(audienceItem).optional().meta({
+    description: 'Audiences used when a request names none; a non-empty subset of `audiences`. When absent: all of `audiences`.',
+  }),
+  allowSharedAudiences: flag(CONFIG_DEFAULTS.allowSharedAudiences, '`true` lifts the audience rule of `audiences`, knowingly.'),
+  iamAuth: flag(CONFIG_DEFAULTS.iamAuth, 'Require SigV4 (IAM) signatures on every route (`$default` included); callers need `execute-api:Invoke` on the API.'),
+  callerAudiences: z.record(z.string(), stringList(audienceItem, 'list the audiences this caller may ask about'), withFix('write {"arn:aws:iam::123456789012:role/Billing": ["billing.example.com"]}'))
+    .optional()
+    .meta({
+      description: '`{"<role or user ARN>": ["aud", ...]}`: the audiences each caller may ask about. Needs `iamAuth`. Role ARNs without a path (sessions do not carry it); each audience must be in `audiences`. When absent: every caller may ask about every audience.',
+    }),
+  throttle: throttle.prefault({}).meta({ description: 'API Gateway stage throttling (the default route).' }),
+  routeThrottles: section({
+    verify: routeThrottle('`POST /verify`'),
+    tokenReview: routeThrottle('TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`)'),
+    auth: routeThrottle('forward-auth (`ANY /auth`, `ANY /auth/{proxy+}`)'),
+  }, 'write {"verify": {"rateLimit": 50, "burstLimit": 100}}').optional().meta({
+    description: 'Per-route throttles, each `{rateLimit, burstLimit}` (both required). When absent: every route uses `throttle`.',
+  }),
+  clockSkewSeconds: wholeNumber({ min: 0, max: 300, fix: 'give whole seconds between 0 and 300' }).default(CONFIG_DEFAULTS.clockSkewSeconds).meta({ description: 'Clock skew allowed on `exp`, `nbf` and `iat` (0 to 300 seconds).' }),
+  maxTokenLifetimeSeconds: wholeNumber({ min: 600, max: 31622400, fix: 'give whole seconds between 600 (kube\'s minimum token lifetime) and 31622400 (366 days), or remove it' }).optional().meta({
+    description: 'Refuse tokens whose `exp - iat` is longer (600 to 31622400 seconds), for example one-year extended tokens. A warning is printed when it exceeds `rotation.gracePeriodSeconds`. When absent: no limit.',
+  }),
+  maxTokenBytes: wholeNumber({ min: 1024, max: 65536, fix: 'give bytes between 1024 and 65536' }).default(CONFIG_DEFAULTS.maxTokenBytes).meta({ description: 'Longest token accepted, in bytes (1024 to 65536).' }),
+  keysTtlSeconds: wholeNumber({ min: 1, max: 3600, fix: 'give whole seconds between 1 and 3600' }).default(CONFIG_DEFAULTS.keysTtlSeconds).meta({ description: 'How long the verifier caches the key set (1 to 3600 seconds).' }),
+  unknownKidCooldownSeconds: wholeNumber({
+    min: 30, max: 3600, fix: 'give whole seconds between 30 and 3600: a shorter cooldown lets a flood of random kids cause a key fetch per request',
+  }).default(CONFIG_DEFAULTS.unknownKidCooldownSeconds).meta({ description: 'At most one key refetch per this period for unknown kids (30 to 3600 seconds).' }),
+  staleWindowSeconds: wholeNumber({ min: 60, max: 86400, fix: 'give whole seconds between 60 and 86400' }).default(CONFIG_DEFAULTS.staleWindowSeconds).meta({
+    description: 'How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).',
+  }),
+};
+
+/** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
+function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: z.core.$RefinementCtx, prefix: string, noAudience?: readonly [string, string]): void {
+  const audiences = value.audiences ?? [];
+  if (audiences.length === 0 && noAudience) report(ctx, ['audiences'], value.audiences, ...noAudience);
+  const seen = new Set<string>();
+  audiences.forEach((aud, i) => {
+    if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it');
+    if (seen.has(aud)) report(ctx, ['audiences', i], aud, 'is listed twice', 'remove the duplicate');
+    seen.add(aud);
+  });
+  value.defaultAudiences?.forEach((aud, i) => {
+    if (!audiences.includes(aud)) report(ctx, ['defaultAudiences', i], aud, `is not in ${prefix}audiences`, `default audiences must be a subset of ${prefix}audiences`);
+  });
+  if (value.defaultAudiences?.length === 0) report(ctx, ['defaultAudiences'], [], 'is empty', 'remove defaultAudiences (all audiences become the default) or list some');
+  if (value.callerAudiences) checkCallerAudiences(ctx, value.callerAudiences, audiences, value.iamAuth, prefix);
+  if (value.staleWindowSeconds < value.keysTtlSeconds) {
+    report(ctx, ['staleWindowSeconds'], value.staleWindowSeconds, `is shorter than keysTtlSeconds (${value.keysTtlSeconds})`, 'make the stale window at least as long as the key cache TTL');
+  }
+}
+
+/** Absent audiences are none; absent default audiences are all of them. */
+function withAudienceDefaults<T extends { audiences?: string[]; defaultAudiences?: string[] }>({ audiences, defaultAudiences, ...rest }: T) {
+  return { ...rest, audiences: audiences ?? [], defaultAudiences: defaultAudiences ?? audiences ?? [] };
+}
+
+const verifyApi = section({
+  enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
+  ...verifierSettings,
+}, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
+  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled
+    ? ['lists no audience while the Verify API is enabled', 'list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false']
+    : undefined))
+  .transform(withAudienceDefaults);
+
+function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
+  if (!iamAuth) report(ctx, ['callerAudiences'], callers, `needs ${prefix}iamAuth: without IAM authorization the caller is unknown`, `set ${prefix}iamAuth to true, or remove callerAudiences`);
+  for (const [arn, list] of Object.entries(callers)) {
+    const at = ['callerAudiences', arn];
+    if (!IAM_PRINCIPAL_ARN.test(arn) || arn.endsWith(':root')) {
+      report(ctx, at, list, 'is not keyed by an IAM role or user ARN', 'key each entry by the caller\'s role or user ARN, e.g. "arn:aws:iam::123456789012:role/Billing"');
+    } else if (/:role\/.+\//.test(arn)) {
+      // A caller's session ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION) carries no role path.
+      report(ctx, at, list, 'is a role ARN with a path, which assumed-role sessions do not carry', 'key the entry by arn:aws:iam::ACCOUNT:role/NAME, without the path');
+    } else if (list.length === 0) {
+      report(ctx, at, list, 'is empty', 'list at least one audience, or remove the caller');
+    } else {
+      list.forEach((aud, i) => {
+        if (!audiences.includes(aud)) report(ctx, [...at, i], aud, `is not in ${prefix}audiences`, `add it to ${prefix}audiences or remove it here`);
+      });
+    }
+  }
+}
+
+// ===== Cluster =====
+
+const providerAudiences = stringList(z.string(withFix('write it as a JSON string'))
+  .min(1, rule('is empty', 'remove it'))
+  .max(MAX_AUDIENCE_LENGTH, rule(`is longer than ${MAX_AUDIENCE_LENGTH} characters`, 'use a shorter client ID'))
+  .refine((aud) => !(/^sts\.amazon\.com$/i.test(aud) || (/^sts\.amazonaws\.com$/i.test(aud) && aud !== STS_AUDIENCE)),
+    rule(`is not ${JSON.stringify(STS_AUDIENCE)}`, `write ${JSON.stringify(STS_AUDIENCE)} exactly: STS refuses any other spelling with "Incorrect token audience"`)))
+  .min(1, withFix(`list at least one client ID (usually ${JSON.stringify(STS_AUDIENCE)})`))
+  .max(MAX_PROVIDER_AUDIENCES, {
+    abort: true,
+    error: (iss: RawIssue) => problemText(`has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} entries, more than IAM's ${MAX_PROVIDER_AUDIENCES}`, `keep at most ${MAX_PROVIDER_AUDIENCES} client IDs`),
+  })
+  .superRefine((list, ctx) => {
+    list.forEach((aud, i) => { if (list.indexOf(aud) !== i) report(ctx, [i], aud, 'is listed twice', 'remove the duplicate'); });
+  });
+
+const env = section({
+  account: z.string(withFix('write it as a JSON string')).regex(/^\d{12}$/, rule('is not a 12-digit AWS account id', 'give the account id, e.g. "123456789012"'))
+    .optional().meta({ description: 'The AWS account id of the stack. When absent: the account of the credentials at deploy time.' }),
+  region: z.string(withFix('write it as a JSON string')).regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'))
+    .optional().meta({ description: 'The AWS region of the stack. CloudFront access logs need the stack in us-east-1. When absent: the region of the credentials at deploy time.' }),
+}, 'write {"account": "123456789012", "region": "eu-west-1"} or remove env for an environment-agnostic stack');
+
+// ===== Federation in other accounts (issue 14) =====
+
+const federationAccount = section({
+  account: z.string(withFix('give the 12-digit account id that holds the roles, e.g. "222222222222"'))
+    .regex(/^\d{12}$/, rule('is not a 12-digit AWS account id', 'give the account id, e.g. "222222222222"'))
+    .meta({ description: 'The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.' }),
+  region: z.string(withFix('write it as a JSON string')).regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'))
+    .optional().meta({ description: 'Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.' }),
+  existingOidcProviderArn: z.string(withFix('write it as a JSON string'))
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, rule('is not an IAM OIDC provider ARN', 'give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as `aws iam list-open-id-connect-providers` shows in that account'))
+    .optional()
+    .meta({ description: 'The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.' }),
+  roleIds: stringList(z.string(withFix('write it as a JSON string')), 'list the ids of the serviceAccountRoles to create in this account')
+    .min(1, withFix('list the ids of the serviceAccountRoles to create in this account, or remove the account'))
+    .meta({ description: 'Ids of the cluster\'s `serviceAccountRoles` created in this account instead of the cluster\'s own stack; each role goes to one account at most.' }),
+}, 'write {"account": "222222222222", "roleIds": ["payments-api"]}')
+  .meta({ description: 'An AWS account that holds some of the cluster\'s roles.' });
+
+const federationAccounts = z.array(federationAccount, withFix('write it as a JSON array [...]'))
+  .superRefine((list, ctx) => {
+    const accounts = new Map<string, number>();
+    const roleAt = new Map<string, number>();
+    list.forEach((entry, i) => {
+      const first = accounts.get(entry.account);
+      if (first !== undefined) report(ctx, [i, 'account'], entry.account, `duplicates federationAccounts[${first}].account`, 'list each account once, with all of its roleIds');
+      else accounts.set(entry.account, i);
+      entry.roleIds.forEach((id, j) => {
+        const where = roleAt.get(id);
+        if (where !== undefined) {
+          report(ctx, [i, 'roleIds', j], id, where === i ? 'is listed twice' : `is already in federationAccounts[${where}].roleIds`, 'give each role one account: a role id names one role and one stack output');
+        } else {
+          roleAt.set(id, i);
+        }
+      });
+    });
+  });
+
+/** One cluster as written in the file, with the defaults of the schema applied. */
+export const clusterSchema = section({
+  name: z.string(withFix('give the cluster a DNS-safe name such as "prod-eu"'))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcCluster-<name>'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "prod-eu")'))
+    .meta({ description: 'DNS-safe name: lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 40 characters; unique in the file. The stack is `OidcCluster-<name>`.' }),
+  env: env.optional().meta({ description: 'Deployment environment of the cluster\'s stack; pin both for production. When absent: an environment-agnostic stack.' }),
+  issuer: issuer.optional().transform((value) => value ?? { kind: 'cloudFrontDefault' as const }).meta({
+    description: 'Where the issuer lives: a custom domain served by CloudFront (recommended: the issuer must never change under a running cluster). When absent: the distribution\'s own `https://dXXXX.cloudfront.net` domain, known after the first deployment and retained for good.',
+  }),
+  audiences: providerAudiences.default([...CONFIG_DEFAULTS.audiences]).meta({
+    description: 'Client IDs of the IAM OIDC provider: 1 to 100, each up to 255 characters, no duplicates. `sts.amazon.com` and other misspellings of `sts.amazonaws.com` are refused (STS answers "Incorrect token audience").',
+  }),
+  existingOidcProviderArn: z.string(withFix('write it as a JSON string'))
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, rule('is not an IAM OIDC provider ARN', 'give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as `aws iam list-open-id-connect-providers` shows'))
+    .optional()
+    .meta({
+      description: 'Import an existing IAM OIDC provider (IAM allows one per URL). It must be the provider of this issuer (`arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]` equal to the issuer without `https://`); with the default domain a `*.cloudfront.net` provider. `audiences` are then not applied (a warning says so). When absent: a provider is created.',
+    }),
+  apiServerAudiences: stringList(z.string(withFix('write it as a JSON string'))
+    .min(1, rule('is empty', 'remove it or give the audience kube-apiserver accepts (--api-audiences)')))
+    .optional()
+    .meta({
+      description: 'Audiences kube-apiserver accepts (`--api-audiences`, which defaults to the issuer). Only used to refuse them as Verify API audiences. When absent: `[issuer URL]` with a custom domain, `[]` with the default domain (then any `https://*.cloudfront.net` Verify API audience is refused instead).',
+    }),
+  keySources: keySources.meta({ description: 'Every key source of the cluster (at least one); the published set is their union, plus retired keys inside their grace period.' }),
+  serviceAccountRoles: roles.default([]).meta({ description: 'IAM roles assumable by service accounts of the cluster (self-hosted IRSA).' }),
+  federationAccounts: federationAccounts.default([]).meta({
+    description: 'Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.',
+  }),
+  issuerSite: issuerSite.prefault({}).meta({ description: 'The issuer site: the documents bucket and its CloudFront distribution.' }),
+  rotation: rotation.prefault({}).meta({ description: 'Rotation policy of the published key set.' }),
+  sync: sync.prefault({}).meta({ description: 'Schedule and caching of the published documents.' }),
+  verifyApi: verifyApi.prefault({}).meta({ description: 'The token Verify API (TokenReview, `/verify`, forward auth).' }),
+  alarms: section({
+    emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
+      .default([])
+      .meta({ description: 'Each e-mail gets a subscription to the cluster\'s alarm topic (confirm it from the e-mail).' }),
+  }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where alarms go.' }),
+}, 'write each cluster as {"name": "...", "keySources": {...}, ...}')
+  .transform((cluster) => ({
+    ...cluster,
+    apiServerAudiences: cluster.apiServerAudiences ?? (cluster.issuer.kind === 'customDomain' ? [cluster.issuer.url] : []),
+    serviceAccountRoles: cluster.serviceAccountRoles.map((r) => ({ ...r, audience: r.audience ?? cluster.audiences[0] })),
+  }))
+  .meta({ description: 'One cluster: it becomes the stack `OidcCluster-<name>`.' });
+
+// ===== Fleet verifiers (issue 14) =====
+
+const externalIssuer = section({
+  url: issuerUrl.meta({
+    description: 'The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.',
+    pattern: ISSUER_URL_PATTERN,
+    maxLength: MAX_ISSUER_URL_LENGTH,
+  }),
+  name: z.string(withFix('write it as a JSON string'))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "eks-prod")'))
+    .optional()
+    .meta({ description: 'The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.' }),
+  jwksUrl: z.string(withFix('write it as a JSON string'))
+    .regex(/^https:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/, rule('is not an https URL without query, fragment or user information', 'give e.g. "https://oidc.example.net/keys", or remove jwksUrl to use discovery'))
+    .optional()
+    .meta({ description: 'Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.' }),
+}, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
+  .meta({ description: 'An issuer that is not a cluster of this file.' });
+
+const fleetVerifier = section({
+  name: z.string(withFix('give the fleet verifier a DNS-safe name such as "fleet"'))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcFleet-<name>'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "fleet")'))
+    .meta({ description: 'DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.' }),
+  env: env.optional().meta({ description: 'Deployment environment of the fleet\'s stack. When absent: an environment-agnostic stack.' }),
+  clusters: stringList(z.string(withFix('write it as a JSON string'))).default([]).meta({
+    description: 'Names of clusters of this file whose tokens the fleet accepts. Keys come from a cluster\'s documents bucket in the same account, or from its published issuer elsewhere (which needs a custom-domain issuer).',
+  }),
+  externalIssuers: z.array(externalIssuer, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Other Kubernetes issuers whose tokens the fleet accepts, by URL.',
+  }),
+  ...verifierSettings,
+  audiences: stringList(audienceItem, 'list the audiences callers may verify (e.g. ["verify.example.com"])')
+    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])'))
+    .meta({
+      description: 'Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.',
+    }),
+  alarms: section({
+    emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
+      .default([])
+      .meta({ description: 'Each e-mail gets a subscription to the fleet\'s alarm topic.' }),
+  }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where the fleet\'s alarms go.' }),
+}, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
+  .superRefine((value, ctx) => {
+    checkVerifierSettings(value, ctx, '');
+    if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
+      report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
+    }
+    value.clusters.forEach((name, i) => {
+      if (value.clusters.indexOf(name) !== i) report(ctx, ['clusters', i], name, 'is listed twice', 'remove the duplicate');
+    });
+    value.externalIssuers.forEach((issuer, i) => {
+      if (value.externalIssuers.findIndex((other) => other.url === issuer.url) !== i) report(ctx, ['externalIssuers', i, 'url'], issuer.url, 'is listed twice', 'remove the duplicate');
+      if (issuer.name !== undefined && value.externalIssuers.findIndex((other) => other.name === issuer.name) !== i) {
+        report(ctx, ['externalIssuers', i, 'name'], issuer.name, 'is used twice', 'give every external issuer a distinct name');
+      }
+    });
+  })
+  .transform(withAudienceDefaults)
+  .meta({ description: 'A Verify API that accepts tokens of several issuers: clusters of this file and external issuers.' });
+
+/** One fleet verifier as written in the file, with the defaults of the schema applied. */
+export const fleetVerifierSchema = fleetVerifier;
+/** One fleet verifier as parsed by the schema. */
+export type FleetShape = z.output<typeof fleetVerifier>;
+
+/** The whole file. */
+export const configFileSchema = z.strictObject({
+  $schema: z.string().optional().meta({ description: 'The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.' }),
+  $comment: comment,
+  clusters: z.array(clusterSchema, withFix('write it as a JSON array [...]'))
+    .min(1, withFix('declare at least one cluster'))
+    .meta({ description: 'The clusters of this deployment; each becomes one stack.' }),
+  fleetVerifiers: z.array(fleetVerifier, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.',
+  }),
+}, {
+  error: (iss: RawIssue) => (iss.code === 'unrecognized_keys'
+    ? unknownFields(iss.keys, ['clusters', 'fleetVerifiers', '$schema'])
+    : problemText('must be a JSON object with a "clusters" array', 'write {"clusters": [{"name": "...", ...}]}')),
+}).meta({
+  title: 'kube-oidc-aws cluster configuration',
+  description: 'The clusters that get an OIDC identity on AWS (config/clusters.json). See docs/configuration.md.',
+});
+
+/** One cluster as parsed by the schema: every static and derived default applied, key entries not yet read. */
+export type ClusterShape = z.output<typeof clusterSchema>;
+
+/**
+ * The JSON Schema of the configuration file (draft-07, what editors support best), generated from
+ * the zod definition: the input side, so defaulted fields are optional and carry their `default`.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configFileSchema, {
+    target: 'draft-7',
+    io: 'input',
+    unrepresentable: 'any',
+    // zod leaves out the default of a field whose type transforms its input (a section drops
+    // `$comment`), although the default is a valid input too: put it back.
+    override: ({ zodSchema, jsonSchema }) => {
+      const def = zodSchema._zod.def;
+      if (def.type === 'default' && jsonSchema.default === undefined) jsonSchema.default = (def as z.core.$ZodDefaultDef).defaultValue;
+    },
+  }) as Record<string, unknown>;
+}
