@@ -3,8 +3,8 @@ import type { App, StackProps } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { ConfigValidationError } from '../core/config';
-import type { ClusterConfig, EnvConfig } from '../core/config';
+import { ConfigValidationError, FLEET_STACK_ID_PREFIX } from '../core/config';
+import type { ClusterConfig, EnvConfig, FleetVerifierConfig as ConfiguredFleetVerifier } from '../core/config';
 import { Alarms } from './constructs/alarms';
 import { OperationsDashboard } from './constructs/dashboard';
 import { DEFAULT_METRICS_NAMESPACE } from './constructs/jwks-sync';
@@ -20,7 +20,7 @@ import type { RouteThrottles, TrustedIssuerPolicy, VerifyApiTrustedIssuer, Verif
  * {@link fleetVerifyStackProps} is the only reader.
  */
 export interface FleetVerifierConfig {
-  /** Names the stack (`OidcFleetVerifier-<name>`), its role, dashboard and metrics: a DNS label of at most 40 characters. */
+  /** Names the stack (`OidcFleet-<name>`), its role, dashboard and metrics: a DNS label of at most 40 characters. */
   readonly name: string;
   /**
    * Where the fleet verifier is deployed. Trusted clusters with the same account and region are
@@ -149,7 +149,7 @@ export type FleetTrustedIssuer =
 
 /** Properties of {@link FleetVerifyStack}. */
 export interface FleetVerifyStackProps extends StackProps {
-  /** The fleet's name: the stack is `OidcFleetVerifier-<name>`; role `kube-oidc-fleet-<name>`. */
+  /** The fleet's name: the stack is `OidcFleet-<name>`; role `kube-oidc-fleet-<name>`. */
   readonly name: string;
   /** The issuers it trusts; a token of any other issuer is refused (`unknown_issuer`) without a fetch. */
   readonly trustedIssuers: readonly FleetTrustedIssuer[];
@@ -170,16 +170,48 @@ export function fleetVerifierRoleName(fleetName: string): string {
   return `kube-oidc-fleet-${fleetName}`;
 }
 
-/** The stack id of a fleet verifier. */
+/** The stack id of a fleet verifier: `OidcFleet-<name>`, as the configuration names it. */
 export function fleetStackIdFor(fleetName: string): string {
-  return `OidcFleetVerifier-${fleetName}`;
+  return `${FLEET_STACK_ID_PREFIX}${fleetName}`;
+}
+
+/**
+ * This module's {@link FleetVerifierConfig} from a validated `fleetVerifiers` entry of the
+ * configuration file (core/config.ts). The file's entry has no per-issuer audiences and no
+ * cross-account deny-list buckets yet: clusters are trusted by name with the fleet's audiences,
+ * and a cluster in another account is read without its deny list (synth warns).
+ */
+export function fleetVerifierFromConfig(fleet: ConfiguredFleetVerifier): FleetVerifierConfig {
+  return {
+    name: fleet.name,
+    ...(fleet.env ? { env: fleet.env } : {}),
+    trustClusters: [...fleet.clusters],
+    externalIssuers: fleet.externalIssuers.map((external) => ({
+      issuer: external.url,
+      ...(external.name !== undefined ? { name: external.name } : {}),
+      ...(external.jwksUrl !== undefined ? { jwksUrl: external.jwksUrl } : {}),
+    })),
+    audiences: fleet.audiences ?? [],
+    ...(fleet.defaultAudiences ? { defaultAudiences: fleet.defaultAudiences } : {}),
+    ...(fleet.callerAudiences ? { callerAudiences: fleet.callerAudiences } : {}),
+    iamAuth: fleet.iamAuth,
+    throttle: fleet.throttle,
+    ...(fleet.routeThrottles ? { routeThrottles: fleet.routeThrottles } : {}),
+    clockSkewSeconds: fleet.clockSkewSeconds,
+    ...(fleet.maxTokenLifetimeSeconds !== undefined ? { maxTokenLifetimeSeconds: fleet.maxTokenLifetimeSeconds } : {}),
+    maxTokenBytes: fleet.maxTokenBytes,
+    keysTtlSeconds: fleet.keysTtlSeconds,
+    unknownKidCooldownSeconds: fleet.unknownKidCooldownSeconds,
+    staleWindowSeconds: fleet.staleWindowSeconds,
+    alarms: { emails: fleet.alarms.emails },
+  };
 }
 
 /**
  * One Verify API for many issuers: this project's clusters and other Kubernetes issuers (EKS
  * included), with the routes, IAM authorization option, alarm and dashboard of a cluster's own
  * Verify API. The verifier's role reads exactly the configured JWKS and deny-list objects.
- * Deploy with `npx cdk deploy OidcFleetVerifier-<name>`.
+ * Deploy with `npx cdk deploy OidcFleet-<name>`.
  */
 export class FleetVerifyStack extends Stack {
   /** The alarm topic (the verifier's error alarm). */
@@ -423,7 +455,7 @@ export function fleetDenyListReaders(fleets: readonly FleetVerifierConfig[], clu
 }
 
 /**
- * Adds one {@link FleetVerifyStack} per fleet (`OidcFleetVerifier-<name>`), after the cluster
+ * Adds one {@link FleetVerifyStack} per fleet (`OidcFleet-<name>`), after the cluster
  * stacks it refers to (`clusterSites`: each cluster's issuer site, by cluster name).
  */
 export function addFleetVerifyStacks(

@@ -1,20 +1,20 @@
 /**
- * The fleet verifier's documentation: the fleet section of docs/verify-api.md synthesizes against
- * the multi-cluster example, and the guide's receiving service authorises on (cluster, namespace,
+ * The fleet verifier's documentation: the fleet entry of docs/verify-api.md validates and synthesizes
+ * with the multi-cluster example, and the guide's receiving service authorises on (cluster, namespace,
  * service account) with answers of the real verify core over HTTP on 127.0.0.1.
  */
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ConfigValidationError } from '../../core/config';
+import { ConfigValidationError, validateConfigFile } from '../../core/config';
 import { handleVerifyRequest } from '../../core/verify-api';
 import { trustedIssuersEnv } from '../../lambda/env';
 import { addClusterStacks } from '../../lib/cluster-oidc-stack';
 import { loadClusterConfig } from '../../lib/config-loader';
-import { addFleetVerifyStacks } from '../../lib/fleet-verify-stack';
+import { addFleetVerifyStacks, fleetVerifierFromConfig } from '../../lib/fleet-verify-stack';
 import type { FleetVerifierConfig } from '../../lib/fleet-verify-stack';
 import { createIssuerKeyCaches } from '../../runtime/issuer-key-caches';
 import { testApp } from '../infra/support/synth';
@@ -31,8 +31,12 @@ function markedBlock(page: string, id: string): string {
 }
 
 describe('verify-api-fleet-config', () => {
-  const fleet = JSON.parse(markedBlock('docs/verify-api.md', 'verify-api-fleet-config')) as FleetVerifierConfig;
+  const rawFleet = JSON.parse(markedBlock('docs/verify-api.md', 'verify-api-fleet-config')) as Record<string, unknown>;
+  const rawFile = JSON.parse(projectFile('examples/config/multi-cluster.json')) as Record<string, unknown>;
   const clusters = loadClusterConfig(MULTI_CLUSTER);
+  // The block is an entry of the file's fleetVerifiers, validated as bin/app.ts validates it.
+  const [configured] = validateConfigFile({ ...rawFile, fleetVerifiers: [rawFleet] }, { readKeyFile: (file) => readFileSync(join(REPO_ROOT, 'examples', 'config', file), 'utf8') }).fleetVerifiers;
+  const fleet = fleetVerifierFromConfig(configured);
 
   function synth(config: FleetVerifierConfig) {
     const app = testApp();
@@ -43,7 +47,7 @@ describe('verify-api-fleet-config', () => {
 
   test('synthesizes with the multi-cluster example: prod-eu from its buckets, the EKS issuer through discovery', () => {
     const stack = synth(fleet);
-    expect(stack.stackName).toBe('OidcFleetVerifier-fleet-eu');
+    expect(stack.stackName).toBe('OidcFleet-fleet-eu');
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     const variables = (Object.values(functions)[0].Properties as { Environment: { Variables: { TRUSTED_ISSUERS: unknown } } }).Environment.Variables;
     // The JSON with each deploy-time name (another stack's output) made a plain word, as the handler reads it.
@@ -51,7 +55,7 @@ describe('verify-api-fleet-config', () => {
     const plain = typeof value === 'string' ? value : value['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'deploy-time-name')).join('');
     expect(trustedIssuersEnv('TRUSTED_ISSUERS', { TRUSTED_ISSUERS: plain })).toEqual([
       expect.objectContaining({ issuer: 'https://oidc.example.com/prod-eu', cluster: 'prod-eu', jwksKey: 'prod-eu/openid/v1/jwks', denyListKey: 'control/deny-list.json' }),
-      { issuer: fleet.externalIssuers[0].issuer, cluster: 'eks-payments', discovery: true },
+      { issuer: (rawFleet.externalIssuers as { url: string }[])[0].url, cluster: 'eks-payments', discovery: true },
     ]);
   });
 

@@ -111,8 +111,8 @@ beforeAll(() => {
 });
 
 describe('FleetVerifyStack', () => {
-  test('is OidcFleetVerifier-<name> with the Verify API\'s routes, all to the one handler', () => {
-    expect(main.fleet.stackName).toBe('OidcFleetVerifier-fleet-prod');
+  test('is OidcFleet-<name> with the Verify API\'s routes, all to the one handler', () => {
+    expect(main.fleet.stackName).toBe('OidcFleet-fleet-prod');
     const routes = Object.values(resourcesOf(main.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties as Json);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual(['$default', 'ANY /auth', 'ANY /auth/{proxy+}', 'POST /apis/authentication.k8s.io/v1/tokenreviews', 'POST /verify']);
     expect(new Set(routes.map((r) => JSON.stringify(r.Target))).size).toBe(1);

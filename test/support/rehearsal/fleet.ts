@@ -83,7 +83,7 @@ export async function startFleetStage(): Promise<FleetStage> {
       throttle: { rateLimit: 50, burstLimit: 100 },
     };
     // Only the fleet's Lambda is bundled: the clusters' handlers do not run in this rehearsal.
-    const app = new App({ outdir, context: { ...CDK_CONTEXT, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': ['OidcFleetVerifier-rehearsal'] } });
+    const app = new App({ outdir, context: { ...CDK_CONTEXT, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': ['OidcFleet-rehearsal'] } });
     const clusterStacks = addClusterStacks(app, clusters);
     const [fleetStack] = addFleetVerifyStacks(app, [fleetConfig], clusters, new Map(clusterStacks.map((stack, i) => [clusters[i].name, stack.issuerSite])));
     app.synth();
