@@ -1,5 +1,5 @@
 /**
- * The contract between the CLI framework (`cli/main.ts`) and its subcommands: a subcommand is one
+ * The contract between the CLI framework (`cli/run.ts`) and its subcommands: a subcommand is one
  * module under `cli/commands/` exporting a {@link Command}, plus one line in the registry of
  * `cli/main.ts`. The framework parses and validates flags, prints `--help`, chooses human or JSON
  * output and maps errors to exit codes, so a command only does its work.

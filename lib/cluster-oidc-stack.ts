@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { configJwks } from '../core/config';
+import { roleArnOutputKey } from '../core/stack-outputs';
 import type { ClusterConfig, ClusterJwksSource } from '../core/config';
 import { Alarms } from './constructs/alarms';
 import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
@@ -205,7 +206,7 @@ export class ClusterOidcStack extends Stack {
     for (const role of cluster.serviceAccountRoles) {
       const construct = this.federation.roles.get(role.id);
       if (!construct) continue;
-      new CfnOutput(this, `${pascalCase(role.id)}RoleArn`, {
+      new CfnOutput(this, roleArnOutputKey(role.id), {
         value: construct.roleArn,
         description: `AWS_ROLE_ARN for ${role.match === 'namespace' ? `namespace ${role.namespace}` : `${role.namespace}/${role.serviceAccount ?? ''}`} (token audience ${role.audience})`,
       });
@@ -230,8 +231,3 @@ export function addClusterStacks(app: App, clusters: readonly ClusterConfig[], d
 
 /** An IAM role ARN (any partition, optional path). */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
-
-/** `payments-api` → `PaymentsApi`. */
-function pascalCase(id: string): string {
-  return id.split('-').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1)).join('');
-}

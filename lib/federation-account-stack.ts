@@ -5,6 +5,7 @@ import { ConfigValidationError } from '../core/config';
 import type { ClusterConfig } from '../core/config';
 import { planFederationAccounts } from '../core/federation-accounts';
 import type { FederationAccountEntry, FederationAccountSpec } from '../core/federation-accounts';
+import { roleArnOutputKey } from '../core/stack-outputs';
 import { ClusterOidcStack } from './cluster-oidc-stack';
 import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
 
@@ -50,7 +51,7 @@ export class FederationAccountStack extends Stack {
     for (const role of roles) {
       const construct = this.federation.roles.get(role.id);
       if (!construct) continue;
-      new CfnOutput(this, `${pascalCase(role.id)}RoleArn`, {
+      new CfnOutput(this, roleArnOutputKey(role.id), {
         value: construct.roleArn,
         description: `AWS_ROLE_ARN for ${role.match === 'namespace' ? `namespace ${role.namespace}` : `${role.namespace}/${role.serviceAccount ?? ''}`} of cluster ${clusterName} (token audience ${role.audience})`,
       });
@@ -104,9 +105,4 @@ export function addClusterAndFederationStacks(
     }
   });
   return { clusterStacks, federationStacks };
-}
-
-/** `payments-api` → `PaymentsApi`. */
-function pascalCase(id: string): string {
-  return id.split('-').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1)).join('');
 }

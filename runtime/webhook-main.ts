@@ -1,35 +1,14 @@
 #!/usr/bin/env node
 /**
- * The container's entry point: the CLI with only the `webhook` command group, so the bundle
+ * The container's entry point: the CLI runner with only the `webhook` command group. It imports
+ * cli/run.ts, not cli/main.ts (the registry of every command), so the bundle
  * (scripts/bundle-webhook.ts) carries the webhook and not the AWS operator commands.
  * `node webhook.cjs webhook serve ...` / `node webhook.cjs webhook review ...`.
  */
-import { CommandIo } from '../cli/command';
 import { webhookCommand } from '../cli/commands/webhook';
-import { main } from '../cli/main';
+import { processIo } from '../cli/process-io';
+import { runCommandLine } from '../cli/run';
 
-const io: CommandIo = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
-    return Buffer.concat(chunks).toString('utf8');
-  },
-  env: process.env,
-  now: () => new Date(),
-  untilInterrupted: () =>
-    new Promise((resolve) => {
-      const stop = (signal: string): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve(signal);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    }),
-};
-
-main(process.argv.slice(2), io, [webhookCommand]).then((status) => {
+runCommandLine(process.argv.slice(2), processIo(), [webhookCommand]).then((status) => {
   process.exitCode = status;
 });

@@ -6,7 +6,7 @@
  */
 import { Command, EXIT_OK, LeafCommand, OptionSpec, UsageError } from '../command';
 
-/** Flags every command accepts (kept in step with cli/main.ts). */
+/** Flags every command accepts (kept in step with cli/run.ts). */
 const GLOBAL_FLAGS = ['--json', '--help'];
 /** Words accepted before a command. */
 const PROGRAM_FLAGS = ['--help', '--version'];

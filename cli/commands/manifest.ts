@@ -8,6 +8,7 @@
  * every pod using it; `--config/--cluster/--outputs` prints one per role of the CDK config.
  */
 import { issuerHostPath } from '../../core/trust-policy';
+import { roleArnOutputKey } from '../../core/stack-outputs';
 import {
   audienceFlag,
   booleanFlag,
@@ -191,11 +192,6 @@ export function webhookServiceAccount(input: WebhookServiceAccountInput): object
   }
   if (input.serviceAudiences?.length) annotations[`${DEFAULT_SERVICE_TOKEN_ANNOTATION_PREFIX}/audiences`] = input.serviceAudiences.join(',');
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: input.serviceAccount, namespace: input.namespace, annotations } };
-}
-
-/** The CloudFormation output naming a role's ARN (lib/cluster-oidc-stack.ts addOutputs: PascalCase(id) + "RoleArn"). */
-export function roleArnOutputKey(roleId: string): string {
-  return `${roleId.split('-').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1)).join('')}RoleArn`;
 }
 
 async function webhookManifest(args: ParsedArgs, context: CommandContext): Promise<number> {

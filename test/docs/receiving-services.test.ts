@@ -154,6 +154,12 @@ describe('Envoy ext_authz example', () => {
     expectExcerpt('recv-envoy', 'examples/envoy/envoy.yaml');
   });
 
+  test('the connection manager settles path tricks before ext_authz sees the path', () => {
+    // The audience is chosen by path prefix: ext_authz, the route and the application must see one
+    // path. Field names and the enum value are those of HttpConnectionManager (v3).
+    expect(listener('orders')).toMatchObject({ normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'REJECT_REQUEST' });
+  });
+
   test('client-sent identity headers are removed before ext_authz, the token after it', () => {
     const mutation = listener('orders').http_filters[0].typed_config as { mutations: { request_mutations: { remove: string }[] } };
     expect(mutation.mutations.request_mutations.map((m) => m.remove).sort()).toEqual([...IDENTITY_HEADERS].sort());

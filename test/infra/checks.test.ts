@@ -2,7 +2,7 @@
  * Whole-template checks: cdk-nag's AwsSolutions pack on every test stack, `cfn-lint` on every
  * synthesized template, and `npx cdk synth` from the repository with no AWS credentials.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,8 +14,7 @@ import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
 import { loadClusterConfig } from '../../lib/config-loader';
 import { REPO_ROOT, clusterConfig, defaultDomainCluster, fullCluster, testApp } from './support/synth';
 import type { Json } from './support/synth';
-
-const CFN_LINT_HINT = 'cfn-lint is not installed or not on PATH: install it with `pip install cfn-lint`';
+import { cfnLint } from './support/cfn-lint';
 
 function vpcCluster(): Json {
   const cluster = defaultDomainCluster();
@@ -53,20 +52,6 @@ function runWithoutCredentials(command: string, args: string[], cwd: string): Pr
     child.stderr.on('data', (chunk) => { output += String(chunk); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
-  });
-}
-
-/** Lints templates with cfn-lint; errors are bit 2 of the exit code, warnings (4) and infos (8) pass. */
-function cfnLint(templates: string[]): Promise<{ code: number; output: string }> {
-  const probe = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error(CFN_LINT_HINT);
-  return new Promise((resolve, reject) => {
-    const child = spawn('cfn-lint', ['--format', 'parseable', '--', ...templates]);
-    let output = '';
-    child.stdout.on('data', (chunk) => { output += String(chunk); });
-    child.stderr.on('data', (chunk) => { output += String(chunk); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
   });
 }
 

@@ -3,7 +3,6 @@
  * with the same trust conditions as the CLI prints, none of them duplicated in the cluster's own
  * stack, the stacks' environments and order, cdk-nag AwsSolutions and cfn-lint.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +22,7 @@ import { addClusterAndFederationStacks, FederationAccountStack } from '../../lib
 import type { ClusterAndFederationStacks } from '../../lib/federation-account-stack';
 import { clusterConfig, defaultDomainCluster, fullCluster, resourcesOf, testApp } from './support/synth';
 import type { Json } from './support/synth';
+import { cfnLint } from './support/cfn-lint';
 
 const ROLES_ACCOUNT = '111111111111';
 const PROVIDER_ACCOUNT = '222222222222';
@@ -56,19 +56,6 @@ const logicalId = (stack: Stack, construct: IConstruct) => stack.getLogicalId(co
 function nagFindings(stack: Stack): string[] {
   const report = new AwsSolutionsChecks().validateScope(stack);
   return report.violations.filter((v) => v.severity === 'error' || v.severity === 'warning').flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} (${v.severity}) at ${r.constructPath}`));
-}
-
-function cfnLint(templates: string[]): Promise<{ code: number; output: string }> {
-  const probe = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error('cfn-lint is not installed or not on PATH: install it with `pip install cfn-lint`');
-  return new Promise((resolve, reject) => {
-    const child = spawn('cfn-lint', ['--format', 'parseable', '--', ...templates]);
-    let output = '';
-    child.stdout.on('data', (chunk) => { output += String(chunk); });
-    child.stderr.on('data', (chunk) => { output += String(chunk); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
-  });
 }
 
 /** The web-identity roles of a template, by logical id. */

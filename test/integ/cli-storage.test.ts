@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,5 +187,8 @@ describe('local mode (npm start)', () => {
       socket.on('error', () => resolve(false));
     });
     expect(refused).toBe(true);
+    rmSync(stateDir, { recursive: true, force: true });
   });
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { webhookCommand } from '../../cli/commands/webhook';
 import { parseCommandLine } from '../../cli/main';
 import { LeafCommand } from '../../cli/command';
-import { bundleWebhook } from '../../scripts/bundle-webhook';
+import { bundleWebhook, webhookBundleInputs } from '../../scripts/bundle-webhook';
 import { PROJECT_ROOT } from '../support/cli';
 
 interface K8sObject {
@@ -161,6 +161,13 @@ describe('the image\'s bundle', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/webhook\.cjs", "webhook", "serve"\]$/m);
     const runtimeStage = dockerfile.split(/^FROM /m).pop() ?? '';
     expect(runtimeStage).toMatch(/^node:24/);
+  });
+
+  test('the bundle carries the webhook command only: no other command, no registry, no AWS SDK or CDK', () => {
+    const inputs = webhookBundleInputs();
+    expect(inputs).toEqual(expect.arrayContaining(['runtime/webhook-main.ts', 'cli/run.ts', 'cli/commands/webhook.ts', 'core/webhook/mutate.ts']));
+    expect(inputs.filter((input) => /^cli\/commands\//.test(input))).toEqual(['cli/commands/webhook.ts']);
+    expect(inputs.filter((input) => input === 'cli/main.ts' || /node_modules\/(@aws-sdk|@smithy|aws-cdk-lib)\//.test(input))).toEqual([]);
   });
 
   test('the bundle answers a review with no node_modules beside it', () => {

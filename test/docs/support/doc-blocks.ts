@@ -26,6 +26,7 @@ export const DOC_PAGES = [
   'docs/receiving-services.md',
   'docs/troubleshooting.md',
   'docs/security-model.md',
+  'docs/webhook.md',
 ] as const;
 
 /** One fenced code block of a page. */
