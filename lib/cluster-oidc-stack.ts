@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { App, StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -11,7 +12,7 @@ import { roleArnOutputKey } from '../core/stack-outputs';
 import type { ClusterConfig, ClusterJwksSource } from '../core/config';
 import { Alarms } from './constructs/alarms';
 import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
-import { IssuerSite } from './constructs/issuer-site';
+import { IssuerSite, PRIVATE_BUCKET_LAYOUT } from './constructs/issuer-site';
 import type { IssuerCustomDomain } from './constructs/issuer-site';
 import { OperationsDashboard } from './constructs/dashboard';
 import { DEFAULT_METRICS_NAMESPACE, JwksSync } from './constructs/jwks-sync';
@@ -28,6 +29,15 @@ export interface ClusterOidcStackProps extends StackProps {
    * @default - every role is created here
    */
   readonly rolesInOtherAccounts?: readonly string[];
+  /**
+   * Fleet verifier roles of other accounts that may read this cluster's deny list
+   * (`s3:GetObject` on `control/deny-list.json` of the private bucket, nothing else): exact role
+   * ARNs, such as a fleet stack's `VerifierRoleArn` output (`arn:aws:iam::ACCOUNT:role/kube-oidc-fleet-NAME`).
+   * The grant names the role's account as principal and the exact role by `aws:PrincipalArn`, so it
+   * can be deployed before the role exists and survives the role being recreated.
+   * @default - no reader outside this account
+   */
+  readonly denyListReaderArns?: readonly string[];
 }
 
 /**
@@ -50,7 +60,7 @@ export class ClusterOidcStack extends Stack {
   readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ClusterOidcStackProps) {
-    const { cluster, rolesInOtherAccounts, ...stackProps } = props;
+    const { cluster, rolesInOtherAccounts, denyListReaderArns, ...stackProps } = props;
     super(scope, id, {
       description: `OIDC issuer, IAM federation, JWKS sync and Verify API of Kubernetes cluster ${cluster.name}`,
       ...(cluster.env ? { env: cluster.env } : {}),
@@ -99,6 +109,8 @@ export class ClusterOidcStack extends Stack {
     });
     site.allowDocumentWriter(this.jwksSync.role);
 
+    if (denyListReaderArns && denyListReaderArns.length > 0) this.grantDenyListReads(cluster.name, denyListReaderArns);
+
     const verify = cluster.verifyApi;
     if (verify.enabled) {
       this.verifyApi = new VerifyApi(this, 'VerifyApi', {
@@ -106,6 +118,7 @@ export class ClusterOidcStack extends Stack {
         documentsBucket: site.documentsBucket,
         jwksKey: site.jwksKey,
         privateBucket: site.privateBucket,
+        clusterName: cluster.name,
         iamAuth: verify.iamAuth,
         throttle: verify.throttle,
         alarmTopic: this.alarms.topic,
@@ -133,6 +146,23 @@ export class ClusterOidcStack extends Stack {
     });
 
     this.addOutputs(cluster);
+  }
+
+  /** Lets fleet verifiers of other accounts read the deny list, and nothing else of the private bucket. */
+  private grantDenyListReads(clusterName: string, readerArns: readonly string[]): void {
+    const bad = readerArns.filter((arn) => !ROLE_ARN.test(arn));
+    if (bad.length > 0) {
+      throw new Error(`cluster ${clusterName}: denyListReaderArns ${JSON.stringify(bad)} are not IAM role ARNs; give exact role ARNs, e.g. "arn:aws:iam::210987654321:role/kube-oidc-fleet-prod"`);
+    }
+    const bucket = this.issuerSite.privateBucket;
+    const accounts = [...new Set(readerArns.map((arn) => arn.split(':')[4]))];
+    bucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'FleetVerifiersReadTheDenyList',
+      principals: accounts.map((account) => new iam.AccountPrincipal(account)),
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(PRIVATE_BUCKET_LAYOUT.denyListKey)],
+      conditions: { ArnEquals: { 'aws:PrincipalArn': [...readerArns] } },
+    }));
   }
 
   private customDomain(cluster: ClusterConfig): IssuerCustomDomain {
@@ -197,6 +227,12 @@ export class ClusterOidcStack extends Stack {
 /**
  * Adds one {@link ClusterOidcStack} per cluster to the app, each named `OidcCluster-<name>`.
  */
-export function addClusterStacks(app: App, clusters: readonly ClusterConfig[]): ClusterOidcStack[] {
-  return clusters.map((cluster) => new ClusterOidcStack(app, cluster.stackId, { cluster }));
+export function addClusterStacks(app: App, clusters: readonly ClusterConfig[], denyListReaders: ReadonlyMap<string, readonly string[]> = new Map()): ClusterOidcStack[] {
+  return clusters.map((cluster) => {
+    const readers = denyListReaders.get(cluster.name);
+    return new ClusterOidcStack(app, cluster.stackId, { cluster, ...(readers && readers.length > 0 ? { denyListReaderArns: readers } : {}) });
+  });
 }
+
+/** An IAM role ARN (any partition, optional path). */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;

@@ -10,6 +10,7 @@ export * from './constructs/jwks-sync';
 export * from './constructs/verify-api';
 export * from './cluster-oidc-stack';
 export * from './federation-account-stack';
+export * from './fleet-verify-stack';
 export * from './config-loader';
 export { LAMBDA_RUNTIME } from './private/node-function';
 export { ConfigValidationError, validateConfig, stackIdFor } from '../core/config';

@@ -10,8 +10,11 @@ export interface OperationsDashboardProps {
   readonly dashboardName: string;
   /** The namespace both Lambdas emit their EMF metrics in (one per cluster). */
   readonly metricsNamespace: string;
-  /** The JWKS sync function. */
-  readonly syncFunction: lambda.IFunction;
+  /**
+   * The JWKS sync function.
+   * @default - no sync widgets (a fleet verifier's dashboard)
+   */
+  readonly syncFunction?: lambda.IFunction;
   /**
    * The Verify API function.
    * @default - no Verify API widgets
@@ -39,7 +42,7 @@ export class OperationsDashboard extends Construct {
       new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName, statistic, period, label });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Resource', { dashboardName: props.dashboardName });
-    this.dashboard.addWidgets(
+    if (props.syncFunction) this.dashboard.addWidgets(
       new cloudwatch.TextWidget({ markdown: '# JWKS sync', width: 24, height: 1 }),
       new cloudwatch.GraphWidget({
         title: 'Sync runs (1 = ok, 0 = failed) and Lambda errors',

@@ -128,6 +128,7 @@ describe('VerifyApi function', () => {
       JWKS_KEY: 'cluster-a/openid/v1/jwks',
       PRIVATE_BUCKET: { Ref: logicalId(stack, stack.issuerSite.privateBucket) },
       DENY_LIST_KEY: 'control/deny-list.json',
+      CLUSTER_NAME: 'prod',
       ALLOWED_AUDIENCES: '["verify.prod.example.com","billing.prod.example.com"]',
       DEFAULT_AUDIENCES: '["verify.prod.example.com"]',
       CLOCK_SKEW_SECONDS: '60',

@@ -18,7 +18,7 @@ import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Moto } from '../moto';
 import type { PolicyDocument } from './iam';
-import { IntrinsicResolver, Json, PseudoParameters, SynthesizedStack, TemplateResource, lambdaAssetFolder } from './template';
+import { IntrinsicResolver, Json, PseudoParameters, StackOutputLookup, SynthesizedTemplate, TemplateResource, lambdaAssetFolder } from './template';
 
 /** moto's default account. */
 export const MOTO_ACCOUNT = '123456789012';
@@ -72,7 +72,7 @@ export interface SessionCredentials {
 
 /** The stack as created in moto. */
 export interface Deployment {
-  readonly stack: SynthesizedStack;
+  readonly stack: SynthesizedTemplate;
   readonly resolver: IntrinsicResolver;
   readonly pseudo: PseudoParameters;
   /** What happened to each resource: `created`, or why it was stubbed or left out. */
@@ -95,12 +95,20 @@ export interface Deployment {
   assumeRole(roleLogicalId: string, sessionName: string): Promise<SessionCredentials>;
   /** A resource's resolved properties. */
   resolvedProperties(logicalId: string): Json;
+  /** A template output's value, resolved (what another stack's `Fn::GetStackOutput` reads). */
+  output(outputName: string): string;
+}
+
+/** Options of {@link deployToMoto}. */
+export interface DeployOptions {
+  /** Outputs of stacks deployed before this one, for its cross-stack references. */
+  readonly stackOutputs?: StackOutputLookup;
 }
 
 /** Creates the stack's resources in moto. */
-export async function deployToMoto(stack: SynthesizedStack, moto: Moto): Promise<Deployment> {
+export async function deployToMoto(stack: SynthesizedTemplate, moto: Moto, options: DeployOptions = {}): Promise<Deployment> {
   const pseudo: PseudoParameters = { accountId: MOTO_ACCOUNT, region: moto.clientConfig.region, partition: 'aws' };
-  const resolver = new IntrinsicResolver(stack, pseudo);
+  const resolver = new IntrinsicResolver(stack, pseudo, options.stackOutputs);
   const config = moto.clientConfig;
   const s3 = new S3Client(config);
   const cloudFront = new CloudFrontClient(config);
@@ -314,6 +322,11 @@ export async function deployToMoto(stack: SynthesizedStack, moto: Moto): Promise
       return { accessKeyId: credentials.AccessKeyId!, secretAccessKey: credentials.SecretAccessKey!, sessionToken: credentials.SessionToken! };
     },
     resolvedProperties: (logicalId) => resolver.resolve(props(resource(logicalId))) as Json,
+    output(outputName) {
+      const found = stack.outputs?.[outputName];
+      if (!found) throw new Error(`${stack.stackName} has no output ${outputName}`);
+      return resolver.resolveString(found.Value);
+    },
   };
 }
 

@@ -25,16 +25,25 @@ export interface TemplateResource {
 }
 
 /** A synthesized stack: its template and where its assets are. */
-export interface SynthesizedStack {
+export interface SynthesizedTemplate {
   /** The cloud assembly folder (`cdk.out`). */
   readonly outdir: string;
   /** The stack's artifact id in the assembly (names its template and asset manifest files). */
   readonly artifactId: string;
   readonly stackName: string;
   readonly resources: Readonly<Record<string, TemplateResource>>;
+  /** The template's Outputs, which other stacks of the app may read (`Fn::GetStackOutput`). */
+  readonly outputs?: Readonly<Record<string, { readonly Value: unknown }>>;
+}
+
+/** A synthesized cluster stack. */
+export interface SynthesizedStack extends SynthesizedTemplate {
   /** The validated cluster the stack was made from. */
   readonly cluster: ClusterConfig;
 }
+
+/** Answers `Fn::GetStackOutput` of another stack of the app, deployed first. */
+export type StackOutputLookup = (stackName: string, outputName: string) => string;
 
 /** The example configuration shipped with the project. */
 export const EXAMPLE_CONFIG_PATH = path.join(REPO_ROOT, 'config', 'clusters.json');
@@ -77,12 +86,12 @@ export function synthesizeCluster(rawCluster: Json): SynthesizedStack {
 }
 
 /** The logical ids of every resource of a type. */
-export function logicalIdsOfType(stack: SynthesizedStack, type: string): string[] {
+export function logicalIdsOfType(stack: SynthesizedTemplate, type: string): string[] {
   return Object.entries(stack.resources).filter(([, resource]) => resource.Type === type).map(([id]) => id);
 }
 
 /** The one resource of a type whose construct path contains `pathPart` (for example `JwksSync/Handler`). */
-export function logicalIdAt(stack: SynthesizedStack, type: string, pathPart: string): string {
+export function logicalIdAt(stack: SynthesizedTemplate, type: string, pathPart: string): string {
   const matches = logicalIdsOfType(stack, type).filter((id) => String(stack.resources[id].Metadata?.['aws:cdk:path'] ?? '').includes(pathPart));
   if (matches.length !== 1) throw new Error(`expected one ${type} at ${pathPart}, found ${matches.length}: ${matches.join(', ')}`);
   return matches[0];
@@ -92,7 +101,7 @@ export function logicalIdAt(stack: SynthesizedStack, type: string, pathPart: str
  * The folder holding a Lambda function's bundle: its `Code.S3Key` names the zip `cdk deploy`
  * uploads, and the asset manifest names the folder that zip is made from.
  */
-export function lambdaAssetFolder(stack: SynthesizedStack, functionLogicalId: string): string {
+export function lambdaAssetFolder(stack: SynthesizedTemplate, functionLogicalId: string): string {
   const code = stack.resources[functionLogicalId]?.Properties?.Code as { S3Key?: unknown } | undefined;
   if (typeof code?.S3Key !== 'string') throw new Error(`${functionLogicalId} has no Code.S3Key: not a bundled asset`);
   const manifest = JSON.parse(readFileSync(path.join(stack.outdir, `${stack.artifactId}.assets.json`), 'utf8')) as {
@@ -127,7 +136,7 @@ export interface PseudoParameters {
 export class IntrinsicResolver {
   private readonly physical = new Map<string, PhysicalResource>();
 
-  constructor(private readonly stack: SynthesizedStack, readonly pseudo: PseudoParameters) {}
+  constructor(private readonly stack: SynthesizedTemplate, readonly pseudo: PseudoParameters, private readonly stackOutputs?: StackOutputLookup) {}
 
   /** Records what a created (or stubbed) resource answers. */
   register(logicalId: string, resource: PhysicalResource): void {
@@ -172,6 +181,12 @@ export class IntrinsicResolver {
           return items[Number(this.resolve(index))];
         }
         case 'Fn::Sub': return this.substitute(argument);
+        case 'Fn::GetStackOutput': {
+          // A cross-stack reference of the same account and region: the other stack's output.
+          const { StackName, OutputName } = this.resolve(argument) as { StackName: string; OutputName: string };
+          if (!this.stackOutputs) throw new Error(`Fn::GetStackOutput ${StackName}.${OutputName}: deploy that stack first and pass its outputs`);
+          return this.stackOutputs(StackName, OutputName);
+        }
         default:
           if (name.startsWith('Fn::') || name === 'Condition') throw new Error(`${name} is not supported by the rehearsal's resolver`);
       }
