@@ -46,7 +46,7 @@ export const CONFIG_DEFAULTS = {
   keysTtlSeconds: 60,
   unknownKidCooldownSeconds: 30,
   staleWindowSeconds: 900,
-  errorCachingTtlSeconds: 5,
+  errorCachingTtlSeconds: 0,
 } as const;
 
 // ===== Patterns shared with the rules =====
@@ -482,8 +482,8 @@ const issuerSite = section({
     .meta({ description: 'Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.' }),
   errorCachingTtlSeconds: wholeNumber({ min: 0, max: 300, fix: 'give whole seconds between 0 and 300' })
     .default(CONFIG_DEFAULTS.errorCachingTtlSeconds)
-    .meta({ description: 'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds): short, so a fixed document is served again quickly.' }),
-}, 'write {"documentWriterArns": [], "errorCachingTtlSeconds": 5}');
+    .meta({ description: 'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds). 0 by default: an error cached at an edge would keep failing AssumeRoleWithWebIdentity after the documents are back, and caching errors of two tiny documents saves nothing; raise it only to shield the origin during an outage.' }),
+}, 'write {"documentWriterArns": [], "errorCachingTtlSeconds": 0}');
 
 // ===== Verify API =====
 

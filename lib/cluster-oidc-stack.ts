@@ -121,6 +121,7 @@ export class ClusterOidcStack extends Stack {
         clusterName: cluster.name,
         iamAuth: verify.iamAuth,
         throttle: verify.throttle,
+        ...(verify.routeThrottles ? { routeThrottles: verify.routeThrottles } : {}),
         alarmTopic: this.alarms.topic,
         metricsNamespace,
         policy: {
@@ -226,8 +227,15 @@ export class ClusterOidcStack extends Stack {
 
 /**
  * Adds one {@link ClusterOidcStack} per cluster to the app, each named `OidcCluster-<name>`.
+ * A cluster with roles in other accounts (`federationAccounts`) needs its federation stacks too:
+ * use `addConfigStacks` (or `addClusterAndFederationStacks`), which this refuses to stand in for,
+ * so that those roles are never created in the wrong account.
  */
 export function addClusterStacks(app: App, clusters: readonly ClusterConfig[], denyListReaders: ReadonlyMap<string, readonly string[]> = new Map()): ClusterOidcStack[] {
+  const federated = clusters.filter((cluster) => cluster.federationAccounts.length > 0).map((cluster) => cluster.name);
+  if (federated.length > 0) {
+    throw new Error(`Clusters ${JSON.stringify(federated)} have roles in other accounts (federationAccounts): add them with addConfigStacks (or addClusterAndFederationStacks), which creates those accounts' stacks too.`);
+  }
   return clusters.map((cluster) => {
     const readers = denyListReaders.get(cluster.name);
     return new ClusterOidcStack(app, cluster.stackId, { cluster, ...(readers && readers.length > 0 ? { denyListReaderArns: readers } : {}) });

@@ -72,13 +72,15 @@ export interface ClusterAndFederationStacks {
  * stack depends on its cluster's stack: IAM fetches the issuer's certificate when it creates the
  * provider, so the issuer must be served first (`cdk deploy --all` keeps that order).
  *
- * @param federationAccountsOf the accounts holding roles of a cluster (its `federationAccounts`)
+ * @param federationAccountsOf the accounts holding roles of a cluster (default: its `federationAccounts`)
+ * @param denyListReaders per cluster name, fleet verifier roles of other accounts that may read its deny list
  * @throws ConfigValidationError listing every problem of every cluster
  */
 export function addClusterAndFederationStacks(
   app: App,
   clusters: readonly ClusterConfig[],
-  federationAccountsOf: (cluster: ClusterConfig) => readonly FederationAccountEntry[],
+  federationAccountsOf: (cluster: ClusterConfig) => readonly FederationAccountEntry[] = (cluster) => cluster.federationAccounts,
+  denyListReaders: ReadonlyMap<string, readonly string[]> = new Map(),
 ): ClusterAndFederationStacks {
   const problems: string[] = [];
   const plans = clusters.map((cluster) => {
@@ -96,7 +98,12 @@ export function addClusterAndFederationStacks(
   const federationStacks: FederationAccountStack[] = [];
   clusters.forEach((cluster, index) => {
     const plan = plans[index]!;
-    const home = new ClusterOidcStack(app, cluster.stackId, { cluster, rolesInOtherAccounts: plan.movedRoleIds });
+    const readers = denyListReaders.get(cluster.name) ?? [];
+    const home = new ClusterOidcStack(app, cluster.stackId, {
+      cluster,
+      rolesInOtherAccounts: plan.movedRoleIds,
+      ...(readers.length > 0 ? { denyListReaderArns: readers } : {}),
+    });
     clusterStacks.push(home);
     for (const { stackId, ...spec } of plan.accounts) {
       const stack = new FederationAccountStack(app, stackId, spec);

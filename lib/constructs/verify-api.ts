@@ -311,7 +311,7 @@ export class VerifyApi extends Construct {
     const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
     cfnStage.routeSettings = routeSettings;
     // A route setting names a route key, which must exist before the stage refers to it.
-    for (const route of routes) cfnStage.addDependency(route.node.defaultChild as apigwv2.CfnRoute);
+    for (const route of routes) cfnStage.addResourceDependency(route.node.defaultChild as apigwv2.CfnRoute);
 
     if (props.iamAuth) {
       // Forward-auth proxies (nginx, Traefik, Envoy) cannot sign requests, and the token already fills Authorization.

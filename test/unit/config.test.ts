@@ -74,7 +74,7 @@ describe('validateConfig: a valid configuration', () => {
       staleWindowSeconds: 900,
     });
     expect(cluster.alarms).toEqual({ emails: [] });
-    expect(cluster.issuerSite).toEqual({ documentWriterArns: [], errorCachingTtlSeconds: 5 });
+    expect(cluster.issuerSite).toEqual({ documentWriterArns: [], errorCachingTtlSeconds: 0 });
     expect(cluster.verifyApi.routeThrottles).toBeUndefined();
     expect(cluster.warnings).toEqual([]);
   });
