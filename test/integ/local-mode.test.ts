@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { startLocalMode, type LocalMode } from '../../cli/local-mode';
 import { parseKeyMaterial } from '../../core/keys';
 import { runCli, PROJECT_ROOT } from '../support/cli';
+import { startIssuerServer } from '../support/issuer-server';
+import { buildJwks } from '../../core/documents';
 import { BILLING, NON_ORIGIN_TARGETS, ORDERS, UNDOCUMENTED_AUTH_TARGETS, UNSAFE_AUTH_TARGETS } from '../support/forward-auth-paths';
 import { kubeClaims, kubeToken, newTestKey, TEST_ISSUER } from '../support/tokens';
 
@@ -302,6 +304,26 @@ describe('local mode serves a fleet on one port (issue 14), each issuer with its
       expect(verdict.authenticated).toBe(true);
     } finally {
       await run.stop();
+    }
+  });
+
+  it('fetches an issuer\'s keys from --jwks-url ISSUER=URL, next to another issuer\'s key file', async () => {
+    const cluster = await startIssuerServer();
+    // A query holding "=" stays part of the JWKS URL.
+    cluster.route('/openid/v1/jwks', { body: JSON.stringify(buildJwks([beta.jwk])) });
+    const run = await startCli(['--state-dir', join(dir, 'fleet-jwks'), '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`, '--issuer', BETA, '--jwks-url', `${BETA}=${cluster.origin}/openid/v1/jwks?x=y`, '--audience', AUD]);
+    try {
+      const url = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())![1];
+      const jwks = (await (await fetch(`${url}/clusters/beta/openid/v1/jwks`)).json()) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((entry) => entry.kid)).toEqual([beta.kid]);
+      const verdictOf = async (token: string) => (await (await fetch(`${url}/verify`, { method: 'POST', body: JSON.stringify({ token }) })).json()) as { authenticated: boolean; reason?: string };
+      expect((await verdictOf(kubeToken(beta, claimsOf(BETA)))).authenticated).toBe(true);
+      expect((await verdictOf(kubeToken(alpha, claimsOf(ALPHA)))).authenticated).toBe(true);
+      expect(await verdictOf(kubeToken(alpha, claimsOf(BETA)))).toMatchObject({ authenticated: false, reason: 'unknown_kid' });
+      expect(cluster.requests.map((request) => request.path)).toContain('/openid/v1/jwks');
+    } finally {
+      await run.stop();
+      await cluster.close();
     }
   });
 
