@@ -34,7 +34,12 @@ export interface LocalIssuerOptions {
 export interface LocalModeOptions {
   /**
    * Several issuers on one port (a fleet), each with its own keys; when given, `issuer`,
-   * `keyFiles` and `jwksUrl` must not be. Every issuer needs a key source.
+   * `keyFiles` and `jwksUrl` must not be. Every issuer needs a key source, and each serves its
+   * documents under its own URL path (two issuers with the same path are refused). Tokens are
+   * routed by their `iss` to their issuer's key cache (runtime/issuer-key-caches.ts), so a key
+   * of one issuer never verifies a token of another. The state folder's one deny list applies to
+   * every issuer: its entries name no issuer, so a service-account entry refuses that service
+   * account in every local issuer.
    */
   readonly issuers?: readonly LocalIssuerOptions[];
   /** Folder for the demo key and the published documents. @default `.kube-oidc-local` */

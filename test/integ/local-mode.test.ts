@@ -339,6 +339,7 @@ describe('local mode serves a fleet on one port (issue 14), each issuer with its
       ['an issuer without keys', [...fleet, '--key-file', `${ALPHA}=${alphaFile}`], new RegExp(`--issuer ${BETA} has no keys`)],
       ['an issuer given twice', ['--issuer', ALPHA, '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`], /given twice/],
       ['a bound key file that cannot be read', [...fleet, '--key-file', `${ALPHA}=${join(dir, 'nope.pub')}`, '--key-file', `${BETA}=${betaFile}`], /cannot be read/],
+      ['two issuers at the same path', ['--issuer', 'https://a.example/x', '--issuer', 'https://b.example/x', '--key-file', `https://a.example/x=${alphaFile}`, '--key-file', `https://b.example/x=${betaFile}`], /same path \/x\/\.well-known/],
       ['plain JWKS URL with several issuers', [...fleet, '--jwks-url', 'http://127.0.0.1:1/openid/v1/jwks'], /names no issuer/],
     ];
     for (const [why, args, reason] of cases) {
