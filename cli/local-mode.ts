@@ -13,14 +13,35 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { documentPaths } from '../core/documents';
 import { parseKeyMaterial, type ParsedKey } from '../core/keys';
-import { handleVerifyRequest } from '../core/verify-api';
+import { handleVerifyRequest, type VerifyApiDeps } from '../core/verify-api';
+import { createIssuerKeyCaches } from '../runtime/issuer-key-caches';
 import { KeyCache } from '../runtime/key-cache';
 import { clusterJwksSource, KeySource, SourceReading } from '../runtime/key-sources';
 import { FileObjectStore } from '../runtime/object-store';
 import { runSync, SYNC_DEFAULTS, SyncReport, SyncSettings } from '../runtime/sync-runner';
 
+/** One issuer of a local fleet and where its keys come from (key files, a JWKS URL, or both). */
+export interface LocalIssuerOptions {
+  /** The issuer, byte for byte as its tokens carry it in `iss`. */
+  readonly issuer: string;
+  /** Key files of this issuer's cluster. */
+  readonly keyFiles?: readonly string[];
+  /** This issuer's cluster `/openid/v1/jwks`, read at start and every `syncIntervalSeconds`. */
+  readonly jwksUrl?: string;
+}
+
 /** Options of {@link startLocalMode}, one per command-line flag. */
 export interface LocalModeOptions {
+  /**
+   * Several issuers on one port (a fleet), each with its own keys; when given, `issuer`,
+   * `keyFiles` and `jwksUrl` must not be. Every issuer needs a key source, and each serves its
+   * documents under its own URL path (two issuers with the same path are refused). Tokens are
+   * routed by their `iss` to their issuer's key cache (runtime/issuer-key-caches.ts), so a key
+   * of one issuer never verifies a token of another. The state folder's one deny list applies to
+   * every issuer: its entries name no issuer, so a service-account entry refuses that service
+   * account in every local issuer.
+   */
+  readonly issuers?: readonly LocalIssuerOptions[];
   /** Folder for the demo key and the published documents. @default `.kube-oidc-local` */
   readonly stateDir?: string;
   /** Public (or private) key files of a real cluster; none and no `jwksUrl` means the demo key. */
@@ -41,10 +62,24 @@ export interface LocalModeOptions {
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
+/** One issuer a running local mode serves. */
+export interface LocalIssuer {
+  readonly issuer: string;
+  /** Path of its discovery document on the local server. */
+  readonly discoveryPath: string;
+  /** Path of its JWKS on the local server. */
+  readonly jwksPath: string;
+  /** Kids of the keys published for this issuer. */
+  readonly publishedKids: readonly string[];
+}
+
 /** A running local mode. */
 export interface LocalMode {
   readonly url: string;
+  /** The (first) issuer. */
   readonly issuer: string;
+  /** Every issuer served, in the order given. */
+  readonly issuers: readonly LocalIssuer[];
   readonly stateDir: string;
   readonly audiences: readonly string[];
   readonly usesDemoKey: boolean;
@@ -87,11 +122,12 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   const stateDir = resolve(options.stateDir ?? '.kube-oidc-local');
   await usableStateDir(stateDir);
   const audiences = options.audiences && options.audiences.length > 0 ? [...options.audiences] : [DEFAULT_LOCAL_AUDIENCE];
-  const usesDemoKey = (options.keyFiles ?? []).length === 0 && !options.jwksUrl;
+  const planned = plannedIssuers(options);
+  const usesDemoKey = planned.length === 1 && (planned[0].keyFiles ?? []).length === 0 && !planned[0].jwksUrl;
   // Key files are read and checked before anything listens: a bad one stops local mode.
-  const givenKeys = usesDemoKey ? [] : await readKeyFiles(options.keyFiles ?? []);
+  const givenKeys = await Promise.all(planned.map((entry) => (usesDemoKey ? Promise.resolve([]) : readKeyFiles(entry.keyFiles ?? []))));
   const demoPrivateKeyPem = usesDemoKey ? await demoKey(stateDir) : undefined;
-  const sources = await keySources(options, stateDir, usesDemoKey);
+  const sources = await Promise.all(planned.map((entry) => keySources(entry, options, stateDir, usesDemoKey)));
   await clearPublishedState(stateDir);
 
   // Bind first: the default issuer is the server's own URL, which needs the port.
@@ -99,48 +135,75 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   const server = createServer((req, res) => requestHandler(req, res));
   await listen(server, options.port ?? DEFAULT_LOCAL_PORT);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const issuer = options.issuer ?? url;
+  const issuers = planned.map((entry) => entry.issuer ?? url);
 
   const documents = new FileObjectStore(join(stateDir, 'documents'));
   const privateStore = new FileObjectStore(join(stateDir, 'private'));
-
-  const settings: SyncSettings = {
-    issuer,
-    stateKey: SYNC_DEFAULTS.stateKey,
-    denyListKey: SYNC_DEFAULTS.denyListKey,
-    gracePeriodSeconds: SYNC_DEFAULTS.gracePeriodSeconds,
-    cacheMaxAgeSeconds: SYNC_DEFAULTS.cacheMaxAgeSeconds,
-    includeKidlessDuplicates: false,
-  };
-  const sync = () => runSync({ documents, privateStore, sources, now: () => Math.floor(Date.now() / 1000) }, settings);
-  let lastSync = await sync();
-  options.log?.({ message: 'jwks sync run', outcome: lastSync.outcome, failureReason: lastSync.failureReason, publishedKids: lastSync.plan?.publishedKids });
-  if (lastSync.outcome === 'failed' && !(await documents.get(documentPaths(issuer).jwksKey))) {
-    server.close();
-    throw new LocalModeSetupError(`no key could be published: ${lastSync.failureReason}; ${lastSync.plan?.problems.map((p) => `${p.source}: ${p.reason}`).join('; ') ?? ''}`);
-  }
-  const publishedKids = lastSync.plan?.publishedKids ?? [];
   const demoKid = demoPrivateKeyPem === undefined ? undefined : parseKeyMaterial(demoPrivateKeyPem, 'demo').keys[0]?.jwk.kid;
-  const expectedKids = usesDemoKey ? (demoKid === undefined ? [] : [demoKid]) : givenKeys.map((key) => key.jwk.kid);
-  const unexpected = publishedKids.filter((kid) => !expectedKids.includes(kid));
-  // With --jwks-url the cluster names its keys; otherwise anything else published is state that leaked in.
-  if (!options.jwksUrl && unexpected.length > 0) {
-    server.close();
-    throw new Error(`local mode would publish keys it was not given in this run (${unexpected.join(', ')}): remove ${stateDir} and start again`);
+
+  const members = issuers.map((issuer, index) => {
+    const settings: SyncSettings = {
+      issuer,
+      // One rotation state per issuer; the first keeps the single-issuer name.
+      stateKey: index === 0 ? SYNC_DEFAULTS.stateKey : SYNC_DEFAULTS.stateKey.replace(/\.json$/, `-${index}.json`),
+      denyListKey: SYNC_DEFAULTS.denyListKey,
+      gracePeriodSeconds: SYNC_DEFAULTS.gracePeriodSeconds,
+      cacheMaxAgeSeconds: SYNC_DEFAULTS.cacheMaxAgeSeconds,
+      includeKidlessDuplicates: false,
+    };
+    const sync = () => runSync({ documents, privateStore, sources: sources[index], now: () => Math.floor(Date.now() / 1000) }, settings);
+    return { issuer, index, sync, paths: documentPaths(issuer), lastSync: undefined as SyncReport | undefined, jwksUrl: planned[index].jwksUrl };
+  });
+  for (const member of members) {
+    const report = await member.sync();
+    member.lastSync = report;
+    options.log?.({ message: 'jwks sync run', issuer: member.issuer, outcome: report.outcome, failureReason: report.failureReason, publishedKids: report.plan?.publishedKids });
+    const named = members.length > 1 ? ` for issuer ${member.issuer}` : '';
+    if (report.outcome === 'failed' && !(await documents.get(member.paths.jwksKey))) {
+      server.close();
+      throw new LocalModeSetupError(`no key could be published${named}: ${report.failureReason}; ${report.plan?.problems.map((p) => `${p.source}: ${p.reason}`).join('; ') ?? ''}`);
+    }
+    const kids = report.plan?.publishedKids ?? [];
+    const expectedKids = usesDemoKey ? (demoKid === undefined ? [] : [demoKid]) : givenKeys[member.index].map((key) => key.jwk.kid);
+    const unexpected = kids.filter((kid) => !expectedKids.includes(kid));
+    // With a JWKS URL the cluster names its keys; otherwise anything else published is state that leaked in.
+    if (!member.jwksUrl && unexpected.length > 0) {
+      server.close();
+      throw new Error(`local mode would publish keys it was not given in this run${named} (${unexpected.join(', ')}): remove ${stateDir} and start again`);
+    }
   }
-  const timer = options.jwksUrl ? setInterval(() => { void sync().then((report) => { lastSync = report; }); }, (options.syncIntervalSeconds ?? 60) * 1000) : undefined;
+  const fetched = members.filter((member) => member.jwksUrl);
+  const timer = fetched.length > 0
+    ? setInterval(() => { for (const member of fetched) void member.sync().then((report) => { member.lastSync = report; }); }, (options.syncIntervalSeconds ?? 60) * 1000)
+    : undefined;
   timer?.unref();
 
-  const paths = documentPaths(issuer);
-  const servedDocuments = new Map([[`/${paths.discoveryKey}`, paths.discoveryKey], [`/${paths.jwksKey}`, paths.jwksKey]]);
-  const keys = new KeyCache({
-    loadJwks: async () => (await documents.get(paths.jwksKey))?.body,
-    loadDenyList: async () => (await privateStore.get(SYNC_DEFAULTS.denyListKey))?.body,
-    policy: { issuer, allowedAudiences: audiences, defaultAudiences: audiences, clockSkewSeconds: 60, maxTokenBytes: 16_384, kidlessCompat: false },
-    nowMs: () => Date.now(),
-    ttlSeconds: 5,
-    unknownKidCooldownSeconds: 5,
-  });
+  const servedDocuments = new Map<string, string>();
+  for (const { paths } of members) {
+    servedDocuments.set(`/${paths.discoveryKey}`, paths.discoveryKey);
+    servedDocuments.set(`/${paths.jwksKey}`, paths.jwksKey);
+  }
+  const policyOf = (issuer: string) => ({ issuer, allowedAudiences: audiences, defaultAudiences: audiences, clockSkewSeconds: 60, maxTokenBytes: 16_384, kidlessCompat: false });
+  const loadDenyList = async () => (await privateStore.get(SYNC_DEFAULTS.denyListKey))?.body;
+  // One issuer: its key cache, as the single-cluster Lambda. Several: the fleet's per-issuer
+  // caches behind the core's issuer router, as the fleet Lambda; each token meets only the keys
+  // of the issuer its `iss` names.
+  const keys: VerifyApiDeps['keys'] = members.length === 1
+    ? new KeyCache({
+      loadJwks: async () => (await documents.get(members[0].paths.jwksKey))?.body,
+      loadDenyList,
+      policy: policyOf(members[0].issuer),
+      nowMs: () => Date.now(),
+      ttlSeconds: 5,
+      unknownKidCooldownSeconds: 5,
+    })
+    : createIssuerKeyCaches(members.map((member) => ({
+      policy: policyOf(member.issuer),
+      loadJwks: async () => (await documents.get(member.paths.jwksKey))?.body,
+      loadDenyList,
+      ttlSeconds: 5,
+      unknownKidCooldownSeconds: 5,
+    })), { nowMs: () => Date.now() });
 
   requestHandler = (req, res) => {
     void serve(req, res).catch(() => {
@@ -173,22 +236,53 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     res.writeHead(response.status, response.headers).end(response.body);
   }
 
+  const kidsOf = (member: (typeof members)[number]) => member.lastSync?.plan?.publishedKids ?? [];
+  const allKids = () => members.flatMap(kidsOf);
   return {
     url,
-    issuer,
+    issuer: issuers[0],
+    get issuers() {
+      return members.map((member) => ({ issuer: member.issuer, discoveryPath: `/${member.paths.discoveryKey}`, jwksPath: `/${member.paths.jwksKey}`, publishedKids: kidsOf(member) }));
+    },
     stateDir,
     audiences,
     usesDemoKey,
-    get publishedKids() { return lastSync.plan?.publishedKids ?? publishedKids; },
-    get publishesDemoKey() { return demoKid !== undefined && (lastSync.plan?.publishedKids ?? publishedKids).includes(demoKid); },
+    get publishedKids() { return allKids(); },
+    get publishesDemoKey() { return demoKid !== undefined && allKids().includes(demoKid); },
     demoPrivateKeyPem,
-    get lastSync() { return lastSync; },
+    get lastSync() { return members[0].lastSync as SyncReport; },
     close: () => new Promise<void>((resolveClose) => {
       if (timer) clearInterval(timer);
       server.closeAllConnections?.();
       server.close(() => resolveClose());
     }),
   };
+}
+
+/**
+ * The issuers of this run, checked before anything is read or listens: with `issuers`, each must
+ * be given once, have a key source, and serve its documents at its own paths.
+ */
+function plannedIssuers(options: LocalModeOptions): { issuer?: string; keyFiles?: readonly string[]; jwksUrl?: string }[] {
+  if (options.issuers === undefined || options.issuers.length === 0) {
+    return [{ issuer: options.issuer, keyFiles: options.keyFiles, jwksUrl: options.jwksUrl }];
+  }
+  if (options.issuer !== undefined || (options.keyFiles ?? []).length > 0 || options.jwksUrl !== undefined) {
+    throw new LocalModeSetupError('give either issuers (each with its keys) or one issuer with keyFiles/jwksUrl, not both');
+  }
+  const seenPaths = new Map<string, string>();
+  for (const entry of options.issuers) {
+    if (options.issuers.filter((other) => other.issuer === entry.issuer).length > 1) throw new LocalModeSetupError(`--issuer ${entry.issuer} is given twice`);
+    const noKeys = (entry.keyFiles ?? []).length === 0 && !entry.jwksUrl;
+    if (noKeys && options.issuers.length > 1) {
+      throw new LocalModeSetupError(`--issuer ${entry.issuer} has no keys: give --key-file ${entry.issuer}=PATH or --jwks-url ${entry.issuer}=URL (the demo key serves only a single issuer)`);
+    }
+    const discoveryKey = documentPaths(entry.issuer).discoveryKey;
+    const other = seenPaths.get(discoveryKey);
+    if (other !== undefined) throw new LocalModeSetupError(`--issuer ${entry.issuer} and --issuer ${other} would serve their documents at the same path /${discoveryKey}: give them different paths`);
+    seenPaths.set(discoveryKey, entry.issuer);
+  }
+  return options.issuers.map((entry) => ({ ...entry }));
 }
 
 /** Options of {@link mintDemoToken}. */
@@ -322,8 +416,8 @@ async function demoKey(stateDir: string): Promise<string> {
   return readFile(path, 'utf8');
 }
 
-async function keySources(options: LocalModeOptions, stateDir: string, usesDemoKey: boolean): Promise<KeySource[]> {
-  const files = usesDemoKey ? [join(stateDir, DEMO_KEY_FILE)] : [...(options.keyFiles ?? [])];
+async function keySources(entry: { keyFiles?: readonly string[]; jwksUrl?: string }, options: LocalModeOptions, stateDir: string, usesDemoKey: boolean): Promise<KeySource[]> {
+  const files = usesDemoKey ? [join(stateDir, DEMO_KEY_FILE)] : [...(entry.keyFiles ?? [])];
   const sources: KeySource[] = [];
   if (files.length > 0) {
     sources.push({
@@ -340,14 +434,14 @@ async function keySources(options: LocalModeOptions, stateDir: string, usesDemoK
       },
     });
   }
-  if (options.jwksUrl) {
+  if (entry.jwksUrl) {
     const caFile = options.caFile;
     const caPem = caFile
       ? await readFile(caFile, 'utf8').catch((err: Error) => { throw new LocalModeSetupError(`--ca-file ${caFile} cannot be read: ${err.message}`); })
       : undefined;
     const tokenFile = options.tokenFile;
     sources.push(clusterJwksSource({
-      url: options.jwksUrl,
+      url: entry.jwksUrl,
       caPem,
       bearerToken: tokenFile ? async () => (await readFile(tokenFile, 'utf8')).trim() : undefined,
       allowHttp: true,
@@ -375,4 +469,78 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<{ text:
     if (size <= maxBytes) chunks.push(chunk);
   }
   return { text: Buffer.concat(chunks).toString('utf8'), tooLarge: size > maxBytes };
+}
+
+/** The `local` command's key flags as given: `--issuer`, `--key-file` and `--jwks-url`, each repeatable. */
+export interface LocalKeyFlags {
+  readonly issuers: readonly string[];
+  readonly keyFiles: readonly string[];
+  readonly jwksUrls: readonly string[];
+}
+
+const ISSUER_URL = /^https?:\/\//i;
+
+/**
+ * Binds key files and JWKS URLs to issuers. The rule, which cannot misread a file path:
+ * - an issuer is an http(s) URL with no `=` in it (kube issuers have no query);
+ * - a `--key-file` value that starts with `http://` or `https://` is `ISSUER=PATH`, split at its
+ *   first `=`; any other value is a file path, `=` and all (a file path never starts with `http://`);
+ * - a `--jwks-url` value is `ISSUER=URL` when the text before its first `=` is an http(s) URL with
+ *   no `?` or `#` and the text after it starts with `http://` or `https://`; otherwise it is a
+ *   plain JWKS URL (whose query may hold `=`).
+ * A plain value belongs to the only issuer; with several issuers it is a usage error.
+ *
+ * @throws LocalModeSetupError naming the flag, the value and the fix
+ */
+export function bindLocalIssuers(flags: LocalKeyFlags): Pick<LocalModeOptions, 'issuer' | 'keyFiles' | 'jwksUrl' | 'issuers'> {
+  const listed = flags.issuers;
+  const twice = listed.find((issuer, index) => listed.indexOf(issuer) !== index);
+  if (twice !== undefined) throw new LocalModeSetupError(`--issuer ${twice} is given twice`);
+  const byIssuer = new Map<string, { keyFiles: string[]; jwksUrls: string[] }>(listed.map((issuer) => [issuer, { keyFiles: [], jwksUrls: [] }]));
+  const plain = { keyFiles: [] as string[], jwksUrls: [] as string[] };
+  let bound = false;
+  const bind = (flag: string, value: string, issuer: string, target: string, kind: 'keyFiles' | 'jwksUrls') => {
+    const slot = byIssuer.get(issuer);
+    if (slot === undefined) {
+      throw new LocalModeSetupError(`--${flag} ${value} binds to issuer ${issuer}, which is not given with --issuer (${listed.length === 0 ? 'no --issuer is given' : `given: ${listed.join(', ')}`}): add --issuer ${issuer}, or spell the issuer exactly as given`);
+    }
+    slot[kind].push(target);
+    bound = true;
+  };
+  for (const value of flags.keyFiles) {
+    if (!ISSUER_URL.test(value)) {
+      plain.keyFiles.push(value);
+      continue;
+    }
+    const at = value.indexOf('=');
+    if (at < 0 || at === value.length - 1) {
+      throw new LocalModeSetupError(`--key-file ${value} starts with an issuer URL but names no file: write --key-file ISSUER=PATH (an issuer never holds "=")`);
+    }
+    bind('key-file', value, value.slice(0, at), value.slice(at + 1), 'keyFiles');
+  }
+  for (const value of flags.jwksUrls) {
+    const at = value.indexOf('=');
+    const left = at < 0 ? '' : value.slice(0, at);
+    const right = at < 0 ? '' : value.slice(at + 1);
+    if (ISSUER_URL.test(left) && !/[?#]/.test(left) && ISSUER_URL.test(right)) bind('jwks-url', value, left, right, 'jwksUrls');
+    else plain.jwksUrls.push(value);
+  }
+  const firstPlain = plain.keyFiles[0] !== undefined ? `--key-file ${plain.keyFiles[0]}` : plain.jwksUrls[0] !== undefined ? `--jwks-url ${plain.jwksUrls[0]}` : undefined;
+  if (firstPlain !== undefined && listed.length > 1) {
+    throw new LocalModeSetupError(`${firstPlain} names no issuer, and ${listed.length} issuers are given: bind it to one, as --key-file ISSUER=PATH or --jwks-url ISSUER=URL`);
+  }
+  if (!bound && listed.length <= 1) {
+    if (plain.jwksUrls.length > 1) throw new LocalModeSetupError('--jwks-url is given more than once: give one per issuer (--jwks-url ISSUER=URL)');
+    return { issuer: listed[0], keyFiles: plain.keyFiles, jwksUrl: plain.jwksUrls[0] };
+  }
+  if (listed.length === 1) {
+    byIssuer.get(listed[0])!.keyFiles.push(...plain.keyFiles);
+    byIssuer.get(listed[0])!.jwksUrls.push(...plain.jwksUrls);
+  }
+  return {
+    issuers: [...byIssuer.entries()].map(([issuer, slot]) => {
+      if (slot.jwksUrls.length > 1) throw new LocalModeSetupError(`--jwks-url is given ${slot.jwksUrls.length} times for issuer ${issuer}: give one`);
+      return { issuer, keyFiles: slot.keyFiles, ...(slot.jwksUrls[0] !== undefined ? { jwksUrl: slot.jwksUrls[0] } : {}) };
+    }),
+  };
 }

@@ -5,6 +5,7 @@
  * `core/issuer-checks.ts`, each with what was seen and the fix.
  */
 import { discoveryUrlFor, FetchOutcome, IamLookup, IamProviderFacts, jwksUriFrom, runIssuerChecks } from '../../core/issuer-checks';
+import { readUnverifiedPayload } from '../../core/trusted-issuers';
 import { HttpGetError, httpGet, HttpGetOptions } from '../../runtime/http-client';
 import {
   audienceFlag,
@@ -13,10 +14,10 @@ import {
   EXIT_FAILED,
   EXIT_OK,
   LeafCommand,
+  listFlag,
   NOW_OPTION,
   readFlagFile,
   readTokenArgument,
-  requiredFlag,
   resolveNow,
   stringFlag,
   UsageError,
@@ -43,9 +44,11 @@ export const checkCommand: LeafCommand = {
     'kid and signature. With --cluster-jwks-url: every cluster key published. With AWS credentials in the',
     'environment (AWS_ACCESS_KEY_ID or AWS_PROFILE; AWS_ENDPOINT_URL honoured): the IAM OIDC provider',
     'for the issuer and the audience as its client ID.',
+    'Repeat --issuer to check a fleet in one run: one section per issuer (in --json, "issuers": one entry',
+    'each), exit 1 if any fails. --token is then checked in the section of the issuer its "iss" names.',
   ].join('\n'),
   options: {
-    issuer: { type: 'string', valueName: 'URL', required: true, description: 'the issuer URL, exactly as in tokens\' iss' },
+    issuer: { type: 'string', valueName: 'URL', required: true, multiple: true, description: 'the issuer URL, exactly as in tokens\' iss (repeat for a fleet)' },
     token: { type: 'string', valueName: 'TOKEN', description: 'a token to check against the issuer (- reads stdin)' },
     audience: { type: 'string', valueName: 'A', defaultText: 'sts.amazonaws.com', description: 'the audience the token and the IAM provider must carry' },
     'cluster-jwks-url': { type: 'string', valueName: 'URL', description: 'the cluster\'s /openid/v1/jwks, to find unpublished keys' },
@@ -60,14 +63,19 @@ export const checkCommand: LeafCommand = {
     'check --issuer https://oidc.example.com/cluster-a',
     'check --issuer https://oidc.example.com/cluster-a --token - --audience sts.amazonaws.com < token',
     'check --issuer http://127.0.0.1:8787 --allow-http',
+    'check --issuer https://oidc.example.com/cluster-a --issuer https://oidc.example.com/cluster-b',
   ],
   async run(args, context) {
-    const issuer = requiredFlag(args, 'issuer');
-    try {
-      new URL(issuer);
-    } catch {
-      throw new UsageError(`--issuer must be an absolute URL such as https://oidc.example.com/cluster-a, got ${JSON.stringify(issuer)}`);
+    const issuers = listFlag(args, 'issuer');
+    for (const issuer of issuers) {
+      try {
+        new URL(issuer);
+      } catch {
+        throw new UsageError(`--issuer must be an absolute URL such as https://oidc.example.com/cluster-a, got ${JSON.stringify(issuer)}`);
+      }
     }
+    const twice = issuers.find((issuer, index) => issuers.indexOf(issuer) !== index);
+    if (twice !== undefined) throw new UsageError(`--issuer ${twice} is given twice`);
     const audience = audienceFlag(args);
     const allowHttp = booleanFlag(args, 'allow-http');
     const caFile = stringFlag(args, 'ca-file');
@@ -79,38 +87,62 @@ export const checkCommand: LeafCommand = {
     const clusterCaFile = stringFlag(args, 'cluster-ca-file');
     const clusterTokenFile = stringFlag(args, 'cluster-token-file');
     if (!clusterJwksUrl && (clusterCaFile || clusterTokenFile)) throw new UsageError('--cluster-ca-file and --cluster-token-file go with --cluster-jwks-url');
+    if (clusterJwksUrl && issuers.length > 1) throw new UsageError('--cluster-jwks-url names one cluster: give it with one --issuer (run check once per cluster)');
+    // With several issuers the token belongs to the one its iss names (read unverified, only to
+    // pick the section; its section then checks it in full).
+    const tokenIssuer = token !== undefined && issuers.length > 1 ? unverifiedIssuer(token) : undefined;
+    if (token !== undefined && issuers.length > 1 && (tokenIssuer === undefined || !issuers.includes(tokenIssuer))) {
+      context.note(`note: the --token names issuer ${JSON.stringify(tokenIssuer ?? null)}, none of the ${issuers.length} given, so no section checks it`);
+    }
+    const skipIam = booleanFlag(args, 'skip-iam');
+    const withIam = !skipIam && hasAwsCredentials(context.io);
+    if (!withIam && !skipIam) context.note('note: no AWS credentials in the environment, so the IAM OIDC provider was not checked');
 
     const fetchOptions: HttpGetOptions = { caPem, allowHttp, timeoutMs: FETCH_TIMEOUT_MS };
-    const discovery = await fetchOutcome(discoveryUrlFor(issuer), fetchOptions);
-    const jwksUri = jwksUriFrom(discovery);
-    const jwks = jwksUri !== undefined ? await fetchOutcome(jwksUri, fetchOptions) : undefined;
-    const clusterJwks = clusterJwksUrl
-      ? await fetchOutcome(clusterJwksUrl, {
-        ...fetchOptions,
-        caPem: clusterCaFile !== undefined ? readFlagFile(clusterCaFile, '--cluster-ca-file') : caPem,
-        bearerToken: clusterTokenFile !== undefined ? readFlagFile(clusterTokenFile, '--cluster-token-file').trim() : undefined,
-      })
-      : undefined;
-    const iam = !booleanFlag(args, 'skip-iam') && hasAwsCredentials(context.io) ? await lookUpIamProviders(issuer, context.io) : undefined;
-    if (!iam && !booleanFlag(args, 'skip-iam')) context.note('note: no AWS credentials in the environment, so the IAM OIDC provider was not checked');
-
-    const findings = runIssuerChecks({
-      issuer,
-      allowHttp,
-      caFileGiven: caPem !== undefined,
-      discovery,
-      jwks,
-      token,
-      audience,
-      clusterJwks,
-      iam,
-      now: Math.floor(now.getTime() / 1000),
-    });
-    const ok = findings.every((finding) => finding.ok);
-    context.emit(`check ${issuer}\n\n${formatFindings(findings)}`, { issuer, ok, findings });
+    const sections: { issuer: string; ok: boolean; findings: ReturnType<typeof runIssuerChecks> }[] = [];
+    for (const issuer of issuers) {
+      const discovery = await fetchOutcome(discoveryUrlFor(issuer), fetchOptions);
+      const jwksUri = jwksUriFrom(discovery);
+      const jwks = jwksUri !== undefined ? await fetchOutcome(jwksUri, fetchOptions) : undefined;
+      const clusterJwks = clusterJwksUrl
+        ? await fetchOutcome(clusterJwksUrl, {
+          ...fetchOptions,
+          caPem: clusterCaFile !== undefined ? readFlagFile(clusterCaFile, '--cluster-ca-file') : caPem,
+          bearerToken: clusterTokenFile !== undefined ? readFlagFile(clusterTokenFile, '--cluster-token-file').trim() : undefined,
+        })
+        : undefined;
+      const iam = withIam ? await lookUpIamProviders(issuer, context.io) : undefined;
+      const findings = runIssuerChecks({
+        issuer,
+        allowHttp,
+        caFileGiven: caPem !== undefined,
+        discovery,
+        jwks,
+        token: issuers.length === 1 || tokenIssuer === issuer ? token : undefined,
+        audience,
+        clusterJwks,
+        iam,
+        now: Math.floor(now.getTime() / 1000),
+      });
+      sections.push({ issuer, ok: findings.every((finding) => finding.ok), findings });
+    }
+    const ok = sections.every((section) => section.ok);
+    const human = sections.map((section) => `check ${section.issuer}\n\n${formatFindings(section.findings)}`).join('\n\n');
+    if (sections.length === 1) {
+      context.emit(human, { issuer: sections[0].issuer, ok, findings: sections[0].findings });
+    } else {
+      const failed = sections.filter((section) => !section.ok).map((section) => section.issuer);
+      context.emit(`${human}\n\n${failed.length === 0 ? `all ${sections.length} issuers pass` : `${failed.length} of ${sections.length} issuers fail: ${failed.join(', ')}`}`, { ok, issuers: sections });
+    }
     return ok ? EXIT_OK : EXIT_FAILED;
   },
 };
+
+/** The token's unverified `iss`, when it has one (only to pick the section that checks it). */
+function unverifiedIssuer(token: string): string | undefined {
+  const read = readUnverifiedPayload(token);
+  return read.ok && typeof read.payload.claims.iss === 'string' ? read.payload.claims.iss : undefined;
+}
 
 /** Fetches a URL, turning transport failures into a failed outcome instead of an exception. */
 export async function fetchOutcome(url: string, options: HttpGetOptions): Promise<FetchOutcome> {

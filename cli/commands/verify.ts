@@ -4,6 +4,7 @@
  * then with the same core verifier as the Verify API, so a verdict here is the API's verdict.
  */
 import { discoveryUrlFor, isLoopbackHost } from '../../core/issuer-checks';
+import { createIssuerRouter } from '../../core/trusted-issuers';
 import { EXTRA_NODE_NAME, EXTRA_POD_NAME, EXTRA_POD_UID } from '../../core/token-claims';
 import { createVerifier, VerifyResult } from '../../core/verifier';
 import { HttpGetError, httpGet, HttpGetOptions, HttpResponse } from '../../runtime/http-client';
@@ -18,7 +19,6 @@ import {
   parseIssuerFlag,
   readFlagFile,
   readTokenArgument,
-  requiredFlag,
   resolveNow,
   stringFlag,
   UsageError,
@@ -37,10 +37,12 @@ export const verifyCommand: LeafCommand = {
     'fetches its jwks_uri (https, no redirects), and verifies the token with the Verify API\'s core:',
     'signature, iss, aud (one of --audience), exp/nbf/iat with 60 s of skew. Prints the identity, or the',
     'reason code of the refusal (exit status 1). Give - to read the token from stdin.',
+    'With several --issuer values (a fleet), the token is checked against the one its "iss" names, byte for',
+    'byte, and only that one is discovered; a token naming none of them is refused (unknown_issuer).',
   ].join('\n'),
   positionals: { min: 1, max: 1 },
   options: {
-    issuer: { type: 'string', valueName: 'URL', required: true, description: 'the issuer the token must come from' },
+    issuer: { type: 'string', valueName: 'URL', required: true, multiple: true, description: 'an issuer the token may come from (repeat for a fleet)' },
     audience: { type: 'string', valueName: 'A', required: true, multiple: true, description: 'an audience you accept; the token must carry one of them' },
     'ca-file': CA_FILE_OPTION,
     'allow-http': ALLOW_HTTP_OPTION,
@@ -50,17 +52,35 @@ export const verifyCommand: LeafCommand = {
   examples: [
     'verify - --issuer https://oidc.example.com/cluster-a --audience api.payments.internal < token',
     'verify "$TOKEN" --issuer http://127.0.0.1:8787 --audience kube-oidc-local --allow-http',
+    'verify "$TOKEN" --issuer https://oidc.example.com/cluster-a --issuer https://oidc.example.com/cluster-b --audience api.example',
   ],
   async run(args, context) {
     const allowHttp = booleanFlag(args, 'allow-http');
     // A relying party compares whatever issuer it is configured with, trailing slash included.
-    const issuer = parseIssuerFlag(requiredFlag(args, 'issuer'), '--issuer', { allowHttp, allowTrailingSlash: true, isLoopback: isLoopbackHost });
+    const issuers = listFlag(args, 'issuer').map((value) => parseIssuerFlag(value, '--issuer', { allowHttp, allowTrailingSlash: true, isLoopback: isLoopbackHost }));
     const audiences = listFlag(args, 'audience');
     if (audiences.some((audience) => audience === '')) throw new UsageError('--audience must not be empty');
     const caFile = stringFlag(args, 'ca-file');
     const fetchOptions: HttpGetOptions = { allowHttp, caPem: caFile !== undefined ? readFlagFile(caFile, '--ca-file') : undefined };
     const token = await readTokenArgument(args.positionals[0], context.io);
     const now = resolveNow(args, context.io);
+
+    let issuer = issuers[0];
+    if (issuers.length > 1) {
+      // The fleet core's router: the token's `iss` alone picks the issuer, compared byte for byte.
+      let router: ReturnType<typeof createIssuerRouter>;
+      try {
+        router = createIssuerRouter(issuers.map((entry) => ({ issuer: entry })));
+      } catch (err) {
+        throw new UsageError(`--issuer: ${(err as Error).message.replace(/^trusted issuers\[\d+\]: /, '')}`);
+      }
+      const choice = router.route(token);
+      if (!choice.ok) {
+        context.emit(formatResult(choice, Math.floor(now.getTime() / 1000)), { issuers, ...choice });
+        return EXIT_FAILED;
+      }
+      issuer = choice.entry.issuer;
+    }
 
     const discoveryUrl = discoveryUrlFor(issuer);
     const discovery = parseJsonDocument(await fetchDocument(discoveryUrl, fetchOptions, 'discovery document'), 'discovery document');
@@ -78,7 +98,8 @@ export const verifyCommand: LeafCommand = {
     }
     const nowSeconds = now.getTime() / 1000;
     const result = verifier.verify(token, { audiences, now: nowSeconds });
-    context.emit(formatResult(result, Math.floor(nowSeconds)), { issuer, jwksUri, ...result });
+    const verdict = formatResult(result, Math.floor(nowSeconds));
+    context.emit(issuers.length > 1 ? `${verdict}\n(checked against issuer ${issuer}, the one its iss names)` : verdict, { issuer, ...(issuers.length > 1 ? { issuers } : {}), jwksUri, ...result });
     return result.ok ? EXIT_OK : EXIT_FAILED;
   },
 };

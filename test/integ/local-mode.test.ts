@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { startLocalMode, type LocalMode } from '../../cli/local-mode';
 import { parseKeyMaterial } from '../../core/keys';
 import { runCli, PROJECT_ROOT } from '../support/cli';
+import { startIssuerServer } from '../support/issuer-server';
+import { buildJwks } from '../../core/documents';
 import { BILLING, NON_ORIGIN_TARGETS, ORDERS, UNDOCUMENTED_AUTH_TARGETS, UNSAFE_AUTH_TARGETS } from '../support/forward-auth-paths';
 import { kubeClaims, kubeToken, newTestKey, TEST_ISSUER } from '../support/tokens';
 
@@ -225,6 +227,125 @@ describe('local mode keys (issue 12 §4), through the real CLI', () => {
       expect([stateDir, run.status]).toEqual([stateDir, 2]);
       expect(run.stderr).toContain(`--state-dir ${stateDir} cannot be used`);
       expect(run.stderr).toMatch(reason);
+      expect(run.stdout).not.toContain('serving on');
+    }
+  });
+});
+
+describe('local mode serves a fleet on one port (issue 14), each issuer with its own keys only', () => {
+  const ALPHA = 'http://127.0.0.1:8787/clusters/alpha';
+  const BETA = 'http://127.0.0.1:8787/clusters/beta';
+  const AUD = 'api.example';
+  const alpha = newTestKey('ES256');
+  const beta = newTestKey('RS256');
+  const alphaFile = join(dir, 'alpha.pub');
+  // A file path holding "=" stays a file path: only values starting with http(s):// are bindings.
+  const betaFile = join(dir, 'beta=key.pub');
+  writeFileSync(alphaFile, createPublicKey(alpha.privateKey).export({ type: 'spki', format: 'pem' }) as string);
+  writeFileSync(betaFile, createPublicKey(beta.privateKey).export({ type: 'spki', format: 'pem' }) as string);
+  const claimsOf = (issuer: string) => kubeClaims({ issuer, audiences: [AUD], iat: now() - 10 });
+  let mode: LocalMode;
+  beforeAll(async () => {
+    mode = await startLocalMode({ port: 0, stateDir: join(dir, 'fleet-state'), audiences: [AUD], issuers: [{ issuer: ALPHA, keyFiles: [alphaFile] }, { issuer: BETA, keyFiles: [betaFile] }] });
+  });
+  afterAll(async () => { await mode?.close(); });
+  const verify = async (token: string) => (await (await fetch(`${mode.url}/verify`, { method: 'POST', body: JSON.stringify({ token }) })).json()) as Record<string, unknown>;
+
+  it('serves each issuer\'s discovery document and JWKS under its own path, the issuer byte-equal', async () => {
+    for (const [issuer, key] of [[ALPHA, alpha], [BETA, beta]] as const) {
+      const path = new URL(issuer).pathname;
+      const discoveryResponse = await fetch(`${mode.url}${path}/.well-known/openid-configuration`);
+      expect(discoveryResponse.status).toBe(200);
+      const text = await discoveryResponse.text();
+      const discovery = JSON.parse(text) as { issuer: string; jwks_uri: string };
+      expect(discovery.issuer).toBe(issuer);
+      expect(text).toContain(`"issuer":${JSON.stringify(issuer)}`);
+      expect(discovery.jwks_uri).toBe(`${issuer}/openid/v1/jwks`);
+      const jwks = (await (await fetch(`${mode.url}${path}/openid/v1/jwks`)).json()) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((entry) => entry.kid)).toEqual([key.kid]);
+    }
+    expect(mode.issuers.map((entry) => [entry.issuer, entry.publishedKids])).toEqual([[ALPHA, [alpha.kid]], [BETA, [beta.kid]]]);
+    // The root paths serve nothing: no issuer there.
+    expect((await fetch(`${mode.url}/.well-known/openid-configuration`)).status).toBe(404);
+  });
+
+  it('verifies a token of each issuer on /verify, TokenReview and /auth', async () => {
+    for (const [issuer, key] of [[ALPHA, alpha], [BETA, beta]] as const) {
+      const token = kubeToken(key, claimsOf(issuer));
+      expect(await verify(token)).toMatchObject({ authenticated: true, issuer });
+      const review = (await (await fetch(`${mode.url}/apis/authentication.k8s.io/v1/tokenreviews`, { method: 'POST', body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }) })).json()) as { status: { authenticated: boolean } };
+      expect(review.status.authenticated).toBe(true);
+      expect((await fetch(`${mode.url}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    }
+  });
+
+  it('refuses a token claiming alpha signed by beta\'s key (beta\'s kid or alpha\'s), and an unknown issuer', async () => {
+    const withBetaKid = await verify(kubeToken(beta, claimsOf(ALPHA)));
+    expect(withBetaKid).toMatchObject({ authenticated: false, reason: 'unknown_kid' });
+    const withAlphaKid = await verify(kubeToken(beta, claimsOf(ALPHA), { alg: alpha.alg, kid: alpha.kid }));
+    expect(withAlphaKid.authenticated).toBe(false);
+    expect(withAlphaKid.reason).toMatch(/bad_signature|malformed/);
+    expect(await verify(kubeToken(alpha, claimsOf(`${ALPHA}/`)))).toMatchObject({ authenticated: false, reason: 'unknown_issuer' });
+    expect(await verify(kubeToken(alpha, claimsOf('http://127.0.0.1:8787')))).toMatchObject({ authenticated: false, reason: 'unknown_issuer' });
+    expect((await fetch(`${mode.url}/auth`, { headers: { authorization: `Bearer ${kubeToken(beta, claimsOf(ALPHA))}` } })).status).toBe(401);
+  });
+
+  it('runs the fleet from the CLI with --key-file ISSUER=PATH, listing each issuer with its kids', async () => {
+    const run = await startCli(['--state-dir', join(dir, 'fleet-cli'), '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`, '--issuer', BETA, '--key-file', `${BETA}=${betaFile}`, '--audience', AUD]);
+    try {
+      const output = run.output();
+      expect(output).toMatch(new RegExp(`issuer: +${ALPHA}\\n.*\\n.*\\n +kids: +${alpha.kid}`));
+      expect(output).toMatch(new RegExp(`issuer: +${BETA}\\n.*\\n.*\\n +kids: +${beta.kid}`));
+      expect(output).toContain('the demo key is NOT published');
+      const url = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+      const discovery = (await (await fetch(`${url}/clusters/beta/.well-known/openid-configuration`)).json()) as { issuer: string };
+      expect(discovery.issuer).toBe(BETA);
+      const verdict = (await (await fetch(`${url}/verify`, { method: 'POST', body: JSON.stringify({ token: kubeToken(beta, claimsOf(BETA)) }) })).json()) as { authenticated: boolean };
+      expect(verdict.authenticated).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it('fetches an issuer\'s keys from --jwks-url ISSUER=URL, next to another issuer\'s key file', async () => {
+    const cluster = await startIssuerServer();
+    // A query holding "=" stays part of the JWKS URL.
+    cluster.route('/openid/v1/jwks', { body: JSON.stringify(buildJwks([beta.jwk])) });
+    const run = await startCli(['--state-dir', join(dir, 'fleet-jwks'), '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`, '--issuer', BETA, '--jwks-url', `${BETA}=${cluster.origin}/openid/v1/jwks?x=y`, '--audience', AUD]);
+    try {
+      const url = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())![1];
+      const jwks = (await (await fetch(`${url}/clusters/beta/openid/v1/jwks`)).json()) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((entry) => entry.kid)).toEqual([beta.kid]);
+      const verdictOf = async (token: string) => (await (await fetch(`${url}/verify`, { method: 'POST', body: JSON.stringify({ token }) })).json()) as { authenticated: boolean; reason?: string };
+      expect((await verdictOf(kubeToken(beta, claimsOf(BETA)))).authenticated).toBe(true);
+      expect((await verdictOf(kubeToken(alpha, claimsOf(ALPHA)))).authenticated).toBe(true);
+      expect(await verdictOf(kubeToken(alpha, claimsOf(BETA)))).toMatchObject({ authenticated: false, reason: 'unknown_kid' });
+      expect(cluster.requests.map((request) => request.path)).toContain('/openid/v1/jwks');
+    } finally {
+      await run.stop();
+      await cluster.close();
+    }
+  });
+
+  it('refuses bad bindings with exit 2 naming the fix, before listening', async () => {
+    const fleet = ['--issuer', ALPHA, '--issuer', BETA];
+    const cases: [string, string[], RegExp][] = [
+      ['binding without a file', [...fleet, '--key-file', ALPHA, '--key-file', `${BETA}=${betaFile}`], /--key-file ISSUER=PATH/],
+      ['binding with an empty file', [...fleet, '--key-file', `${ALPHA}=`, '--key-file', `${BETA}=${betaFile}`], /names no file/],
+      ['plain path with several issuers', [...fleet, '--key-file', alphaFile], /names no issuer.*--key-file ISSUER=PATH/],
+      ['issuer not listed', [...fleet, '--key-file', `${ALPHA}=${alphaFile}`, '--key-file', `${BETA}=${betaFile}`, '--key-file', `http://127.0.0.1:8787/clusters/gamma=${alphaFile}`], /not given with --issuer/],
+      ['issuer spelt with a trailing slash', [...fleet, '--key-file', `${ALPHA}/=${alphaFile}`, '--key-file', `${BETA}=${betaFile}`], /not given with --issuer/],
+      ['binding and no --issuer', ['--key-file', `${ALPHA}=${alphaFile}`], /no --issuer is given/],
+      ['an issuer without keys', [...fleet, '--key-file', `${ALPHA}=${alphaFile}`], new RegExp(`--issuer ${BETA} has no keys`)],
+      ['an issuer given twice', ['--issuer', ALPHA, '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`], /given twice/],
+      ['a bound key file that cannot be read', [...fleet, '--key-file', `${ALPHA}=${join(dir, 'nope.pub')}`, '--key-file', `${BETA}=${betaFile}`], /cannot be read/],
+      ['two issuers at the same path', ['--issuer', 'https://a.example/x', '--issuer', 'https://b.example/x', '--key-file', `https://a.example/x=${alphaFile}`, '--key-file', `https://b.example/x=${betaFile}`], /same path \/x\/\.well-known/],
+      ['plain JWKS URL with several issuers', [...fleet, '--jwks-url', 'http://127.0.0.1:1/openid/v1/jwks'], /names no issuer/],
+    ];
+    for (const [why, args, reason] of cases) {
+      const run = await runCli(['local', '--port', '0', '--state-dir', join(dir, 'fleet-bad'), ...args], { timeoutMs: 20_000 });
+      expect([why, run.status]).toEqual([why, 2]);
+      expect([why, run.stderr]).toEqual([why, expect.stringMatching(reason)]);
       expect(run.stdout).not.toContain('serving on');
     }
   });
