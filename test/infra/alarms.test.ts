@@ -2,13 +2,14 @@
  * The alarm topic is encrypted with a customer managed key that CloudWatch alarms of this account
  * and region may use (the AWS managed SNS key cannot be granted to CloudWatch). Issue 12 §5.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Alarms } from '../../lib/constructs/alarms';
+import { bareTestApp } from './support/synth';
 
 function synth(): { template: Template; topicId: string; keyId: string } {
-  const stack = new Stack(new App(), 'AlarmsOnly', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new Stack(bareTestApp(), 'AlarmsOnly', { env: { account: '123456789012', region: 'eu-west-1' } });
   const alarms = new Alarms(stack, 'Alarms');
   return {
     template: Template.fromStack(stack),

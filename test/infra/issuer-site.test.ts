@@ -1,11 +1,11 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { CLOUDFRONT_DEFAULT_DOMAIN_WARNING_ID, IssuerSite, PRIVATE_BUCKET_LAYOUT } from '../../lib/constructs/issuer-site';
 import type { ClusterOidcStack } from '../../lib/cluster-oidc-stack';
 import { CONFIG_DEFAULTS } from '../../core/config-schema';
-import { CUSTOM_ISSUER, defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
+import { bareTestApp, CUSTOM_ISSUER, defaultDomainCluster, fullCluster, resourcesOf, synthCluster } from './support/synth';
 import type { Json, SynthesizedCluster } from './support/synth';
 
 const logicalId = (stack: ClusterOidcStack, construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -286,7 +286,7 @@ test('the private bucket layout matches docs/architecture.md', () => {
 
 describe('IssuerSite documents bucket and error caching (issue 12 §3, §5)', () => {
   const siteTemplate = (props: ConstructorParameters<typeof IssuerSite>[2] = {}, writer?: string) => {
-    const stack = new Stack(new App(), 'Bare', { env: { account: '123456789012', region: 'us-east-1' } });
+    const stack = new Stack(bareTestApp(), 'Bare', { env: { account: '123456789012', region: 'us-east-1' } });
     const site = new IssuerSite(stack, 'Site', props);
     if (writer) site.allowDocumentWriter(writer);
     return { stack, site, template: Template.fromStack(stack) };
