@@ -9,7 +9,7 @@
 import { buildJwks } from './documents';
 import { parseKeyMaterial } from './keys';
 import type { PublicJwk } from './keys';
-import { STS_AUDIENCE } from './config-schema';
+import { STS_AUDIENCE, trustedClusterName } from './config-schema';
 import type { ClusterShape, FleetShape } from './config-schema';
 
 /**
@@ -263,7 +263,8 @@ export function checkFleetRules(fleet: FleetShape, context: FleetContext, label:
   const problems: RuleProblem[] = [];
   const warnings: string[] = [];
   const trusted: ClusterShape[] = [];
-  fleet.clusters.forEach((name, i) => {
+  fleet.clusters.forEach((entry, i) => {
+    const name = trustedClusterName(entry);
     if (!context.clusterNames.includes(name)) {
       problems.push({ path: ['clusters', i], problem: 'names no cluster of this file', fix: `use one of ${JSON.stringify(context.clusterNames)}, or trust an issuer of elsewhere with externalIssuers` });
       return;
@@ -278,6 +279,15 @@ export function checkFleetRules(fleet: FleetShape, context: FleetContext, label:
         problem: `is in account ${cluster.env?.account ?? ''} with the CloudFront default domain, whose issuer URL is unknown until deployment`,
         fix: 'give the cluster a custom-domain issuer, or deploy the fleet in the cluster\'s account (it then reads the documents bucket)',
       });
+    }
+    if (typeof entry !== 'string') {
+      const sameRegion = fleet.env?.region !== undefined && fleet.env.region === cluster.env?.region;
+      const path = ['clusters', i, 'privateBucketName'];
+      if (!otherAccount || !sameRegion) {
+        problems.push(!otherAccount
+          ? { path, problem: 'is only for a cluster in another account than the fleet verifier (both accounts must be given in env)', fix: `write the cluster as "${name}": in the fleet's account its stack's bucket is read` }
+          : { path, problem: `is in region ${cluster.env?.region ?? '(none)'}, not the fleet verifier's region ${fleet.env?.region ?? '(none)'}: a verifier reads buckets of its own region only`, fix: `write the cluster as "${name}" (no deny list), or deploy a fleet verifier in the cluster's region` });
+      }
     }
     if (fleet.maxTokenLifetimeSeconds !== undefined && fleet.maxTokenLifetimeSeconds > cluster.rotation.gracePeriodSeconds) {
       warnings.push(`${label}: maxTokenLifetimeSeconds (${fleet.maxTokenLifetimeSeconds}) exceeds rotation.gracePeriodSeconds (${cluster.rotation.gracePeriodSeconds}) of cluster ${JSON.stringify(name)}: its tokens signed by a rotated-out key stop verifying before they expire.`);

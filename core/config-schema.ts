@@ -719,14 +719,54 @@ const externalIssuer = section({
 }, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
   .meta({ description: 'An issuer that is not a cluster of this file.' });
 
+/**
+ * An S3 bucket name (general purpose buckets): 3 to 63 characters, lowercase letters, digits, dots
+ * and hyphens, starting and ending with a letter or digit, not shaped like an IP address, none of
+ * the reserved prefixes and suffixes.
+ */
+const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*(-s3alias|--ol-s3|--x-s3|--table-s3)$)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+// A plain strict object, not a section: a section's transform makes the union drop this
+// option's own problems (a bad bucket name) for its generic message. No `$comment` here.
+const TRUSTED_CLUSTER_EXAMPLE = 'write {"name": "prod-eu", "privateBucketName": "..."}';
+const trustedClusterObject = z.strictObject({
+  name: z.string(withFix('write it as a JSON string')).meta({ description: 'The cluster\'s `name` in this file.' }),
+  privateBucketName: z.string(withFix('write it as a JSON string'))
+    // Not aborting: the union then reports this problem rather than "neither a name nor an object".
+    .regex(BUCKET_NAME, { error: () => problemText('is not an S3 bucket name', 'give the cluster stack\'s PrivateBucketName output (3 to 63 lowercase letters, digits, dots and hyphens)') })
+    .meta({
+      description: 'The cluster\'s private bucket (its stack\'s `PrivateBucketName` output), for a cluster in another account of the fleet\'s region: the fleet verifier reads its deny list, and the cluster stack grants that read to the fleet\'s role in its bucket policy. Only for clusters in another account of the same region.',
+      pattern: BUCKET_NAME.source,
+    }),
+}, {
+  error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, ['name', 'privateBucketName'])
+    : problemText(problemOf(iss), TRUSTED_CLUSTER_EXAMPLE)),
+});
+
+/** A fleet's trusted cluster: its name, or its name and its private bucket in another account. */
+const trustedCluster = z.union([z.string(), trustedClusterObject], {
+  error: (iss: RawIssue) => {
+    const input = iss.input as { name?: unknown; privateBucketName?: unknown } | undefined;
+    if (input && typeof input === 'object' && typeof input.name === 'string' && input.privateBucketName === undefined) {
+      return problemText('has no privateBucketName', `write the cluster as ${JSON.stringify(input.name)}, or add the privateBucketName of a cluster in another account`);
+    }
+    return problemText('is neither a cluster name nor {"name", "privateBucketName"}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account');
+  },
+}).meta({ description: 'A cluster name, or `{"name": ..., "privateBucketName": ...}`.' });
+
+/** The name of a fleet's trusted cluster entry (a name, or an object with one). */
+export function trustedClusterName(entry: string | { readonly name: string }): string {
+  return typeof entry === 'string' ? entry : entry.name;
+}
+
 const fleetVerifier = section({
   name: z.string(withFix('give the fleet verifier a DNS-safe name such as "fleet"'))
     .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcFleet-<name>'))
     .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "fleet")'))
     .meta({ description: 'DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.' }),
   env: env.optional().meta({ description: 'Deployment environment of the fleet\'s stack. When absent: an environment-agnostic stack.' }),
-  clusters: stringList(z.string(withFix('write it as a JSON string'))).default([]).meta({
-    description: 'Names of clusters of this file whose tokens the fleet accepts. Keys come from a cluster\'s documents bucket in the same account, or from its published issuer elsewhere (which needs a custom-domain issuer).',
+  clusters: z.array(trustedCluster, withFix('write it as a JSON array [...]')).default([]).meta({
+    description: 'Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).',
   }),
   externalIssuers: z.array(externalIssuer, withFix('write it as a JSON array [...]')).default([]).meta({
     description: 'Other Kubernetes issuers whose tokens the fleet accepts, by URL.',
@@ -748,8 +788,9 @@ const fleetVerifier = section({
     if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
       report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
     }
-    value.clusters.forEach((name, i) => {
-      if (value.clusters.indexOf(name) !== i) report(ctx, ['clusters', i], name, 'is listed twice', 'remove the duplicate');
+    const names = value.clusters.map(trustedClusterName);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) report(ctx, ['clusters', i], value.clusters[i], 'is listed twice', 'remove the duplicate');
     });
     value.externalIssuers.forEach((issuer, i) => {
       if (value.externalIssuers.findIndex((other) => other.url === issuer.url) !== i) report(ctx, ['externalIssuers', i, 'url'], issuer.url, 'is listed twice', 'remove the duplicate');

@@ -177,15 +177,17 @@ export function fleetStackIdFor(fleetName: string): string {
 
 /**
  * This module's {@link FleetVerifierConfig} from a validated `fleetVerifiers` entry of the
- * configuration file (core/config.ts). The file's entry has no per-issuer audiences and no
- * cross-account deny-list buckets yet: clusters are trusted by name with the fleet's audiences,
- * and a cluster in another account is read without its deny list (synth warns).
+ * configuration file (core/config.ts). A `clusters` entry is a name, or `{name, privateBucketName}`
+ * for a cluster in another account of the fleet's region whose deny list the fleet reads (the
+ * cluster stack grants it, see {@link fleetDenyListReaders}); a cluster in another account given
+ * by name alone is read without its deny list (synth warns). The file has no per-issuer audiences
+ * yet: every cluster and external issuer gets the fleet's audiences.
  */
 export function fleetVerifierFromConfig(fleet: ConfiguredFleetVerifier): FleetVerifierConfig {
   return {
     name: fleet.name,
     ...(fleet.env ? { env: fleet.env } : {}),
-    trustClusters: [...fleet.clusters],
+    trustClusters: fleet.clusters.map((entry) => (typeof entry === 'string' ? entry : { name: entry.name, privateBucketName: entry.privateBucketName })),
     externalIssuers: fleet.externalIssuers.map((external) => ({
       issuer: external.url,
       ...(external.name !== undefined ? { name: external.name } : {}),
@@ -278,7 +280,7 @@ export class FleetVerifyStack extends Stack {
 
   private warnNoDenyList(cluster: string): void {
     Annotations.of(this).addWarningV2(`kube-oidc:fleet-no-deny-list-${cluster}`,
-      `The fleet verifier reads no deny list for cluster ${cluster}: tokens it revokes keep verifying here until they expire. For a cluster in another account of this region, give trustClusters {"name": "${cluster}", "privateBucketName": "<its PrivateBucketName output>"}; a cluster in another region needs a fleet verifier in its region to have its deny list read.`);
+      `The fleet verifier reads no deny list for cluster ${cluster}: tokens it revokes keep verifying here until they expire. For a cluster in another account of this region, list it in the fleet's clusters as {"name": "${cluster}", "privateBucketName": "<its PrivateBucketName output>"}; a cluster in another region needs a fleet verifier in its region to have its deny list read.`);
   }
 }
 

@@ -49,7 +49,9 @@ export function renderReference(schema: JsonSchema = configJsonSchema() as JsonS
       // The fields of a cluster are named relative to the cluster, the page's main subject.
       const isClusters = node === schema && name === 'clusters';
       rows.push(`| \`${path}\` | ${typeOf(field)} | ${cell(fallback)} | ${cell(text)}${isClusters ? ' The fields of a cluster follow.' : ''} |`);
-      const element = field.items ?? field;
+      const items = field.items ?? field;
+      // A list entry written either as a string or as an object: the object's fields get rows.
+      const element = items.anyOf?.find((alternative) => alternative.properties) ?? items;
       if (element.properties) visit(element, isClusters ? '' : `${path}${field.items ? '[]' : ''}.`);
     }
   };
@@ -72,6 +74,7 @@ function typeOf(field: JsonSchema): string {
   if (field.not !== undefined) return 'not allowed';
   if (field.enum) return field.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
   if (field.anyOf) return field.anyOf.map(typeOf).join(' \\| ');
+  if (field.type === 'array' && field.items?.anyOf) return `(${typeOf(field.items)})[]`;
   if (field.type === 'array') return `${field.items?.type === 'object' ? 'object' : typeOf(field.items ?? {})}[]`;
   if (field.type === 'object' && field.additionalProperties && typeof field.additionalProperties === 'object') {
     return `{key: ${typeOf(field.additionalProperties)}}`;

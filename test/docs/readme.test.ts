@@ -57,3 +57,9 @@ test('readme-architecture is a Mermaid flowchart naming every deployed part', ()
   expect(diagram.startsWith('flowchart')).toBe(true);
   for (const part of ['CloudFront', 'documents bucket', 'private bucket', 'JWKS sync Lambda', 'IAM OIDC provider', 'Verify API', 'SNS']) expect(diagram).toContain(part);
 });
+
+test('readme-fleet is the fleet of examples/config/multi-account.json, which synthesizes (test/docs/multi-account-config.test.ts)', () => {
+  const example = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'config', 'multi-account.json'), 'utf8')) as { fleetVerifiers: unknown[] };
+  expect(JSON.parse(block('readme-fleet'))).toEqual(example.fleetVerifiers[0]);
+  expect(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')).toContain('npx cdk synth -c config=examples/config/multi-account.json');
+});

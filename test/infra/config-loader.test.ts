@@ -2,8 +2,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ConfigValidationError } from '../../core/config';
-import { addClusterStacks } from '../../lib/cluster-oidc-stack';
-import { DEFAULT_CONFIG_PATH, loadClusterConfig } from '../../lib/config-loader';
+import { DEFAULT_CONFIG_PATH, loadClusterConfig, loadConfigFile } from '../../lib/config-loader';
+import { addConfigStacks } from '../../lib/config-stacks';
 import { REPO_ROOT, testApp } from './support/synth';
 
 const SHIPPED_CONFIGS = [DEFAULT_CONFIG_PATH, ...readdirSync(path.join(REPO_ROOT, 'examples/config')).filter((f) => f.endsWith('.json')).map((f) => `examples/config/${f}`)];
@@ -26,14 +26,18 @@ test('the shipped example configuration is valid and names one cluster', () => {
   expect(clusters[0].warnings).toEqual([]);
 });
 
-test.each(SHIPPED_CONFIGS)('%s loads and synthesizes one stack per cluster', (file) => {
-  const clusters = loadClusterConfig(path.join(REPO_ROOT, file));
+test.each(SHIPPED_CONFIGS)('%s loads and synthesizes every stack it describes, as bin/app.ts does', (file) => {
+  const config = loadConfigFile(path.join(REPO_ROOT, file));
   const app = testApp({ outdir: path.join(dir, 'cdk.out') });
-  const stacks = addClusterStacks(app, clusters);
+  const { clusterStacks, federationStacks, fleetStacks } = addConfigStacks(app, config);
   const assembly = app.synth();
-  expect(stacks.map((s) => s.stackName)).toEqual(clusters.map((c) => c.stackId));
-  expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(clusters.map((c) => c.stackId).sort());
-  for (const stack of assembly.stacks) expect(Object.keys(stack.template.Resources ?? {}).length).toBeGreaterThan(10);
+  expect(clusterStacks.map((s) => s.stackName)).toEqual(config.clusters.map((c) => c.stackId));
+  expect(fleetStacks.map((s) => s.stackName)).toEqual(config.fleetVerifiers.map((f) => f.stackId));
+  const federationIds = config.clusters.flatMap((c) => c.federationAccounts.map((a) => `OidcFederation-${c.name}-${a.account}`));
+  expect(federationStacks.map((s) => s.stackName)).toEqual(federationIds);
+  const expected = [...config.clusters.map((c) => c.stackId), ...federationIds, ...config.fleetVerifiers.map((f) => f.stackId)];
+  expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(expected.sort());
+  for (const stack of assembly.stacks) expect(Object.keys(stack.template.Resources ?? {}).length).toBeGreaterThan(federationIds.includes(stack.stackName) ? 1 : 10);
 }, 120_000);
 
 test('key files are read relative to the config file\'s folder', () => {

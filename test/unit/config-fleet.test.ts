@@ -286,3 +286,69 @@ describe('the guide\'s federation accounts, written in the cluster\'s config', (
     expect(plan.movedRoleIds).toEqual(['payments-api', 'monitoring']);
   });
 });
+
+describe('fleet verifiers: a cluster in another account, with its deny list', () => {
+  const BUCKET = 'oidccluster-prod-us-privatebucket0123abcd';
+
+  /** prod-us moved to account 444444444444 (same region as the fleet), trusted with its bucket. */
+  function crossAccount(entry: unknown = { name: 'prod-us', privateBucketName: BUCKET }, env: Json = { account: '444444444444', region: 'eu-west-1' }): Json {
+    const config = withFleet({ clusters: ['prod-eu', entry] });
+    (config.clusters as Json[])[1] = cluster('prod-us', { env });
+    return config;
+  }
+
+  test('a clusters entry may be {name, privateBucketName}: kept as written, and valid for the JSON Schema', () => {
+    const [fleet] = validateConfigFile(crossAccount()).fleetVerifiers;
+    expect(fleet.clusters).toEqual(['prod-eu', { name: 'prod-us', privateBucketName: BUCKET }]);
+    expect(fleet.warnings).toEqual([]);
+    const validate = new Ajv({ allErrors: true, strictRequired: false }).compile(SCHEMA);
+    expect(validate(crossAccount())).toBe(true);
+  });
+
+  test.each(['Bad_Bucket', 'ab', 'a'.repeat(64), '192.168.0.1', 'my..bucket', '-bucket', 'xn--bucket', 'bucket-s3alias'])('the bucket name %j is refused, by the schema and the JSON Schema', (name) => {
+    expect(problemsOf(crossAccount({ name: 'prod-us', privateBucketName: name }))).toEqual([
+      `fleet "fleet", clusters[1].privateBucketName = ${JSON.stringify(name)}: is not an S3 bucket name. Fix: give the cluster stack's PrivateBucketName output (3 to 63 lowercase letters, digits, dots and hyphens).`,
+    ]);
+    const validate = new Ajv({ allErrors: true, strictRequired: false }).compile(SCHEMA);
+    expect(validate(crossAccount({ name: 'prod-us', privateBucketName: name }))).toBe(false);
+  });
+
+  test('an entry that is neither a name nor an object', () => {
+    expect(problemsOf(crossAccount(42))).toEqual([
+      'fleet "fleet", clusters[1] = 42: is neither a cluster name nor {"name", "privateBucketName"}. Fix: write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account.',
+    ]);
+  });
+
+  test('an object entry with an unknown field, or without its bucket', () => {
+    expect(problemsOf(crossAccount({ name: 'prod-us', privateBucketName: BUCKET, bucket: BUCKET }))).toEqual([
+      'fleet "fleet", clusters[1].bucket = "oidccluster-prod-us-privatebucket0123abcd": is not a known field. Fix: remove it (known fields: name, privateBucketName).',
+    ]);
+    expect(problemsOf(crossAccount({ name: 'prod-us' }))).toEqual([
+      'fleet "fleet", clusters[1] = {"name":"prod-us"}: has no privateBucketName. Fix: write the cluster as "prod-us", or add the privateBucketName of a cluster in another account.',
+    ]);
+  });
+
+  test('the same cluster as a name and as an object is listed twice', () => {
+    expect(problemsOf(withFleet({ clusters: ['prod-eu', { name: 'prod-eu', privateBucketName: BUCKET }] }))).toEqual([
+      `fleet "fleet", clusters[1] = {"name":"prod-eu","privateBucketName":"${BUCKET}"}: is listed twice. Fix: remove the duplicate.`,
+    ]);
+  });
+
+  test('an object entry names a cluster of the file', () => {
+    expect(problemsOf(crossAccount({ name: 'prod-asia', privateBucketName: BUCKET }))).toEqual([
+      `fleet "fleet", clusters[1] = {"name":"prod-asia","privateBucketName":"${BUCKET}"}: names no cluster of this file. Fix: use one of ["prod-eu","prod-us"], or trust an issuer of elsewhere with externalIssuers.`,
+    ]);
+  });
+
+  test('a bucket for a cluster in the fleet\'s own account is refused (its stack\'s bucket is read)', () => {
+    expect(problemsOf(crossAccount(undefined, { account: '111111111111', region: 'eu-west-1' }))).toEqual([
+      `fleet "fleet", clusters[1].privateBucketName = "${BUCKET}": is only for a cluster in another account than the fleet verifier (both accounts must be given in env). Fix: write the cluster as "prod-us": in the fleet's account its stack's bucket is read.`,
+    ]);
+  });
+
+  test('a bucket for a cluster in another region is refused (a verifier reads buckets of its region only)', () => {
+    expect(problemsOf(crossAccount(undefined, { account: '444444444444', region: 'us-east-1' }))).toEqual([
+      `fleet "fleet", clusters[1].privateBucketName = "${BUCKET}": is in region us-east-1, not the fleet verifier's region eu-west-1: a verifier reads buckets of its own region only. Fix: write the cluster as "prod-us" (no deny list), or deploy a fleet verifier in the cluster's region.`,
+    ]);
+  });
+});
