@@ -182,6 +182,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   for (const { paths } of members) {
     servedDocuments.set(`/${paths.discoveryKey}`, paths.discoveryKey);
     servedDocuments.set(`/${paths.jwksKey}`, paths.jwksKey);
+    // OAuth2-Proxy's fallback when discovery fails: the sync writes the same bytes there.
+    servedDocuments.set(`/${paths.jwksAliasKey}`, paths.jwksAliasKey);
   }
   const policyOf = (issuer: string) => ({ issuer, allowedAudiences: audiences, defaultAudiences: audiences, clockSkewSeconds: 60, maxTokenBytes: 16_384, kidlessCompat: false });
   const loadDenyList = async () => (await privateStore.get(SYNC_DEFAULTS.denyListKey))?.body;

@@ -115,6 +115,15 @@ describe('local mode over real HTTP: the raw request target reaches the core', (
     expect((await rawRequest(port, `GET ${jwksPath} HTTP/1.1`)).status).toBe(200);
     expect((await rawRequest(port, `GET /x/..${jwksPath} HTTP/1.1`)).status).toBe(404);
   });
+
+  it('serves the JWKS copy at /.well-known/jwks.json byte for byte (OAuth2-Proxy\'s fallback)', async () => {
+    const base = new URL(TEST_ISSUER).pathname;
+    const jwks = await rawRequest(port, `GET ${base}/openid/v1/jwks HTTP/1.1`);
+    const copy = await rawRequest(port, `GET ${base}/.well-known/jwks.json HTTP/1.1`);
+    expect(copy.status).toBe(200);
+    expect(JSON.parse(copy.body).keys.length).toBeGreaterThan(0);
+    expect(copy.body).toBe(jwks.body);
+  });
 });
 
 /** A local mode run through the real CLI, stopped with Ctrl-C. */
