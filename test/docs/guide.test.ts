@@ -3,6 +3,7 @@
  * manifests are parsed and cross-checked, commands are checked against the CLI's flags, and the
  * commands that can run here run (against local mode or a loopback HTTPS issuer).
  */
+import { roleArnOutputKey } from '../../core/stack-outputs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { DOCS_EXAMPLE_CONFIG, exampleConfig } from './support/example-config';
@@ -249,7 +250,7 @@ describe('role and pod', () => {
     const run = await runCliInProcess(args.map((arg) => (arg === '$ROLE_ARN' ? roleArn : arg)));
     expect(run.status).toBe(0);
     expect(run.stdout).toBe(docBlock('guide-manifest-output').text);
-    expect(docBlock('guide-manifest').text).toContain("OutputKey=='PaymentsApiRoleArn'");
+    expect(docBlock('guide-manifest').text).toContain(`kube-oidc status --cluster prod-eu --json | jq -r '.outputs.${roleArnOutputKey('payments-api')}'`);
   });
 
   test('guide-pod is the manifest output merged into a pod, plus a Verify API token', () => {

@@ -17,7 +17,6 @@ import { IssuerServer, makeTestPki, startIssuerServer, TestPki } from '../suppor
 import { kubeClaims, kubeFixtures, kubeToken } from '../support/tokens';
 import { bashSyntaxError, requireTool, runBash } from './support/run';
 import { cliProblems, docBlock, flagLines, kubeOidcInvocations, shellAssignments } from './support/doc-blocks';
-import { stackIdFor } from '../../core/config';
 
 const fixtures = kubeFixtures();
 const OLD = fixtures.rsa;
@@ -171,7 +170,7 @@ describe('the rotation runbook, step by step', () => {
     const script = docBlock('rotation-remove-upload').text;
     expect(bashSyntaxError(script)).toBe('');
     expect(script).toContain(`aws s3 rm "s3://$PRIVATE_BUCKET/${uploadKey(OLD.kid)}"`);
-    expect(script).toContain(`--stack-name ${stackIdFor('prod-eu')}`);
+    expect(script).toContain("kube-oidc status --cluster prod-eu --json | jq -r '.outputs.PrivateBucketName'");
     expect(kubeOidcInvocations(script).flatMap(cliProblems)).toEqual([]);
 
     await privateStore.delete(uploadKey(OLD.kid));
