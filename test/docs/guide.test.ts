@@ -3,9 +3,9 @@
  * manifests are parsed and cross-checked, commands are checked against the CLI's flags, and the
  * commands that can run here run (against local mode or a loopback HTTPS issuer).
  */
-import { roleArnOutputKey } from '../../core/stack-outputs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { roleArnOutputKey } from '../../core/stack-outputs';
 import { DOCS_EXAMPLE_CONFIG, exampleConfig } from './support/example-config';
 import {
   bashSyntaxError,
