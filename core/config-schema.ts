@@ -399,7 +399,7 @@ const statement = section({
 const role = section({
   id: z.string(withFix('give the role a stable id such as "payments-api"'))
     .regex(ROLE_ID, rule('is not a valid role id', 'use up to 64 letters, digits and hyphens, starting with a letter'))
-    .meta({ description: 'Stable id: letters, digits and `-`, starting with a letter, at most 64; unique in the cluster (compared without hyphens). It names the role\'s construct and its stack output `<Id>RoleArn`: **changing it replaces the role** (new ARN).' }),
+    .meta({ description: 'Stable id: letters, digits and `-`, starting with a letter, at most 64; unique in the cluster (compared without hyphens and case). It names the role\'s construct and its stack output `<Id>RoleArn`: **changing it replaces the role** (new ARN).' }),
   namespace: z.string(withFix('give the Kubernetes namespace of the service account'))
     .refine((ns) => !/[*?]/.test(ns), rule('contains a wildcard', 'name one namespace: wildcards across namespaces are not allowed (use match "namespace" for every service account of one namespace)'))
     .regex(DNS_LABEL, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
@@ -443,10 +443,10 @@ const roles = z.array(role, withFix('write it as a JSON array [...]'))
   .superRefine((list, ctx) => {
     const ids = new Map<string, number>();
     list.forEach((r, i) => {
-      const key = r.id.replace(/-/g, '');
+      const key = r.id.replace(/-/g, '').toLowerCase();
       const first = ids.get(key);
       if (first === undefined) ids.set(key, i);
-      else report(ctx, [i, 'id'], r.id, `duplicates serviceAccountRoles[${first}].id (ids are compared without hyphens because they name stack outputs)`, 'give every role a distinct id');
+      else report(ctx, [i, 'id'], r.id, `duplicates serviceAccountRoles[${first}].id (ids are compared without hyphens and case because they name stack outputs)`, 'give every role a distinct id');
     });
   });
 

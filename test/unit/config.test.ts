@@ -470,7 +470,16 @@ describe('validateConfig: service-account roles', () => {
         { id: 'payments-api', namespace: 'payments', serviceAccount: 'api' },
         { id: 'paymentsapi', namespace: 'payments', serviceAccount: 'worker' },
       ];
-    }, 'cluster "prod", serviceAccountRoles[1].id = "paymentsapi": duplicates serviceAccountRoles[0].id (ids are compared without hyphens because they name stack outputs). Fix: give every role a distinct id.');
+    }, 'cluster "prod", serviceAccountRoles[1].id = "paymentsapi": duplicates serviceAccountRoles[0].id (ids are compared without hyphens and case because they name stack outputs). Fix: give every role a distinct id.');
+  });
+
+  test('role ids that differ only in case and hyphens are refused: they would name one stack output', () => {
+    expectOnly((c) => {
+      c.serviceAccountRoles = [
+        { id: 'a-b', namespace: 'payments', serviceAccount: 'api' },
+        { id: 'aB', namespace: 'payments', serviceAccount: 'worker' },
+      ];
+    }, 'cluster "prod", serviceAccountRoles[1].id = "aB": duplicates serviceAccountRoles[0].id (ids are compared without hyphens and case because they name stack outputs). Fix: give every role a distinct id.');
   });
 
   test('never a wildcard namespace', () => {
