@@ -1,15 +1,16 @@
 /**
  * The rules of the configuration that a schema cannot express: they read other sections of the
- * cluster, key material, or the outside world (key files, through a port). They run on a cluster
- * whose shape `core/config-schema.ts` accepted, and report problems with the same quality of
- * message: the field path, the problem and the fix (the caller adds the cluster and the value).
+ * cluster, other entries of the file, key material, or the outside world (key files, through a
+ * port). They run on entries whose shape `core/config-schema.ts` accepted, and report problems
+ * with the same quality of message: the field path, the problem and the fix (the caller adds the
+ * cluster and the value).
  *
  * Pure: no I/O of its own.
  */
 import { buildJwks } from './documents';
 import { parseKeyMaterial } from './keys';
 import type { PublicJwk } from './keys';
-import { STS_AUDIENCE, trustedClusterName } from './config-schema';
+import { PROVIDER_ARN, STS_AUDIENCE } from './config-schema';
 import type { ClusterShape, FleetShape } from './config-schema';
 
 /**
@@ -18,7 +19,7 @@ import type { ClusterShape, FleetShape } from './config-schema';
  */
 export const LAMBDA_ENV_BUDGET_BYTES = 3072;
 
-/** A problem found by a rule: where (relative to the cluster), what, and the fix. */
+/** A problem found by a rule: where (relative to the cluster or fleet), what, and the fix. */
 export interface RuleProblem {
   readonly path: readonly (string | number)[];
   readonly problem: string;
@@ -35,14 +36,16 @@ export interface ValidateConfigOptions {
   readonly readKeyFile?: (path: string) => string;
 }
 
-/** What the rules make of one cluster. */
+/** What the rules make of one cluster or fleet. */
 export interface RuleResult {
   readonly problems: RuleProblem[];
-  /** Non-fatal findings, each starting with the cluster's label. */
+  /** Non-fatal findings, each starting with the entry's label. */
   readonly warnings: string[];
-  /** The public keys of `keySources.configKeys`, parsed and deduplicated. */
+  /** The public keys of `keySources.configKeys`, parsed and deduplicated (clusters only). */
   readonly configKeys: PublicJwk[];
 }
+
+type Path = RuleProblem['path'];
 
 /**
  * Runs every cross-field rule of one cluster.
@@ -52,49 +55,54 @@ export interface RuleResult {
  * @param label how messages name the cluster, e.g. `cluster "prod"`
  */
 export function checkClusterRules(cluster: ClusterShape, raw: Readonly<Record<string, unknown>>, label: string, options: ValidateConfigOptions): RuleResult {
-  const problems: RuleProblem[] = [];
+  const problems = [
+    ...providerProblems(cluster.existingOidcProviderArn, cluster.issuer, ['existingOidcProviderArn']),
+    ...roleAudienceProblems(cluster),
+    ...federationProblems(cluster),
+    ...(cluster.verifyApi.allowSharedAudiences ? [] : audienceBoundary(cluster.verifyApi.audiences, [cluster], [], ['verifyApi', 'audiences'])),
+  ];
   const warnings: string[] = [];
-  problems.push(...checkImportedProvider(cluster));
   if (cluster.existingOidcProviderArn !== undefined && raw.audiences !== undefined) {
     warnings.push(`${label}: audiences are not applied to the imported provider ${cluster.existingOidcProviderArn}; make sure its client IDs include ${JSON.stringify(cluster.audiences)}.`);
   }
-  problems.push(...checkRoleAudiences(cluster));
-  problems.push(...checkFederationAccounts(cluster));
-  if (!cluster.verifyApi.allowSharedAudiences) problems.push(...checkAudienceBoundary(cluster));
   const keys = readConfigKeys(cluster, label, options);
   problems.push(...keys.problems);
   warnings.push(...keys.warnings);
-  if (keys.problems.length === 0) problems.push(...checkEnvBudget(keys.configKeys, cluster.keySources.clusterJwks?.caBundlePem));
-  warnings.push(...lifetimeWarnings(cluster, label));
+  if (keys.problems.length === 0) problems.push(...envBudgetProblems(keys.configKeys, cluster.keySources.clusterJwks?.caBundlePem));
+  const lifetime = cluster.verifyApi.maxTokenLifetimeSeconds;
+  if (cluster.verifyApi.enabled) warnings.push(...lifetimeWarnings(label, 'verifyApi.maxTokenLifetimeSeconds', lifetime, cluster, ''));
   return { problems, warnings, configKeys: keys.configKeys };
 }
 
 // ----- the issuer across documents -----
 
-/** An imported IAM provider must be the provider of this very issuer (IAM compares the URL byte for byte). */
-export function checkImportedProvider(cluster: Pick<ClusterShape, 'existingOidcProviderArn' | 'issuer'>): RuleProblem[] {
-  const arn = cluster.existingOidcProviderArn;
-  if (arn === undefined) return [];
-  const providerUrl = arn.replace(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\//, '');
-  const path = ['existingOidcProviderArn'];
-  if (cluster.issuer.kind === 'customDomain') {
-    const expected = cluster.issuer.url.replace(/^https:\/\//, '');
-    if (providerUrl !== expected) {
-      return [{ path, problem: `is for ${JSON.stringify(providerUrl)}, not the issuer ${JSON.stringify(expected)}`, fix: 'import the provider registered for this issuer URL, or remove existingOidcProviderArn to create one' }];
-    }
-  } else if (!/^[a-z0-9]+\.cloudfront\.net$/.test(providerUrl)) {
-    return [{ path, problem: 'is not for a CloudFront default domain, which is the issuer when issuer is omitted', fix: 'configure issuer with the custom domain of that provider, or remove existingOidcProviderArn' }];
+/**
+ * An imported IAM provider must be the provider of this very issuer (IAM compares the URL byte for
+ * byte), and, for roles in another account, a provider of that account.
+ */
+function providerProblems(arn: string | undefined, issuer: ClusterShape['issuer'], path: Path, account?: string): RuleProblem[] {
+  const match = arn === undefined ? null : PROVIDER_ARN.exec(arn);
+  if (!match) return [];
+  const [, providerAccount, providerUrl] = match;
+  if (account !== undefined && providerAccount !== account) {
+    return [{ path, problem: `is in account ${providerAccount}, not ${account}`, fix: 'give the provider registered in the account of this entry: a role trusts only a provider of its own account' }];
   }
-  return [];
+  if (issuer.kind === 'cloudFrontDefault') {
+    return /^[a-z0-9]+\.cloudfront\.net$/.test(providerUrl) ? [] : [{
+      path, problem: 'is not for a CloudFront default domain, which is the issuer when issuer is omitted', fix: 'configure issuer with the custom domain of that provider, or remove existingOidcProviderArn',
+    }];
+  }
+  const expected = issuer.url.replace(/^https:\/\//, '');
+  return providerUrl === expected ? [] : [{
+    path, problem: `is for ${JSON.stringify(providerUrl)}, not the issuer ${JSON.stringify(expected)}`, fix: 'import the provider registered for this issuer URL, or remove existingOidcProviderArn to create one',
+  }];
 }
-
-// ----- federation in other accounts -----
 
 /**
  * Roles in other accounts: each entry names roles of this cluster, lies outside the cluster's own
  * account, and imports only a provider of that account for this very issuer.
  */
-export function checkFederationAccounts(cluster: Pick<ClusterShape, 'federationAccounts' | 'issuer' | 'serviceAccountRoles' | 'env'>): RuleProblem[] {
+function federationProblems(cluster: ClusterShape): RuleProblem[] {
   if (cluster.federationAccounts.length === 0) return [];
   if (cluster.issuer.kind !== 'customDomain') {
     return [{
@@ -103,33 +111,22 @@ export function checkFederationAccounts(cluster: Pick<ClusterShape, 'federationA
       fix: 'configure issuer with a custom domain, or keep the roles in the cluster\'s own account',
     }];
   }
-  const problems: RuleProblem[] = [];
   const ids = cluster.serviceAccountRoles.map((role) => role.id);
-  const expectedProvider = cluster.issuer.url.replace(/^https:\/\//, '');
-  cluster.federationAccounts.forEach((entry, i) => {
-    if (cluster.env?.account === entry.account) {
-      problems.push({ path: ['federationAccounts', i, 'account'], problem: 'is the cluster\'s own account (env.account)', fix: 'remove the entry: roles not listed in federationAccounts are created in the cluster\'s own stack' });
-    }
-    entry.roleIds.forEach((id, j) => {
-      if (!ids.includes(id)) {
-        problems.push({ path: ['federationAccounts', i, 'roleIds', j], problem: 'is not the id of one of the cluster\'s serviceAccountRoles', fix: `use one of ${JSON.stringify(ids)}, or add the role to serviceAccountRoles` });
-      }
-    });
-    const arn = entry.existingOidcProviderArn;
-    const match = arn === undefined ? null : /^arn:aws[a-z-]*:iam::(\d{12}):oidc-provider\/(.+)$/.exec(arn);
-    if (match && match[1] !== entry.account) {
-      problems.push({ path: ['federationAccounts', i, 'existingOidcProviderArn'], problem: `is in account ${match[1]}, not ${entry.account}`, fix: 'give the provider registered in the account of this entry: a role trusts only a provider of its own account' });
-    } else if (match && match[2] !== expectedProvider) {
-      problems.push({ path: ['federationAccounts', i, 'existingOidcProviderArn'], problem: `is for ${JSON.stringify(match[2])}, not the issuer ${JSON.stringify(expectedProvider)}`, fix: 'import the provider registered for this issuer URL, or remove existingOidcProviderArn to create one' });
-    }
-  });
-  return problems;
+  return cluster.federationAccounts.flatMap((entry, i) => [
+    ...(cluster.env?.account === entry.account ? [{
+      path: ['federationAccounts', i, 'account'], problem: 'is the cluster\'s own account (env.account)', fix: 'remove the entry: roles not listed in federationAccounts are created in the cluster\'s own stack',
+    }] : []),
+    ...entry.roleIds.flatMap((id, j) => (ids.includes(id) ? [] : [{
+      path: ['federationAccounts', i, 'roleIds', j], problem: 'is not the id of one of the cluster\'s serviceAccountRoles', fix: `use one of ${JSON.stringify(ids)}, or add the role to serviceAccountRoles`,
+    }])),
+    ...providerProblems(entry.existingOidcProviderArn, cluster.issuer, ['federationAccounts', i, 'existingOidcProviderArn'], entry.account),
+  ]);
 }
 
 // ----- audiences -----
 
 /** Each role's audience must be a client ID of the provider: IAM refuses tokens for others. */
-export function checkRoleAudiences(cluster: Pick<ClusterShape, 'audiences' | 'serviceAccountRoles'>): RuleProblem[] {
+function roleAudienceProblems(cluster: ClusterShape): RuleProblem[] {
   return cluster.serviceAccountRoles.flatMap((role, i) => (cluster.audiences.includes(role.audience) ? [] : [{
     path: ['serviceAccountRoles', i, 'audience'],
     problem: `is not one of the provider's audiences ${JSON.stringify(cluster.audiences)}`,
@@ -137,27 +134,28 @@ export function checkRoleAudiences(cluster: Pick<ClusterShape, 'audiences' | 'se
   }]));
 }
 
-const SHARED_FIX = 'use an audience dedicated to the Verify API in the pod\'s projected token (e.g. "verify.example.com"), or set verifyApi.allowSharedAudiences to true to accept the risk';
-
 /**
- * The audience boundary: a Verify API audience must not be one that AWS or the Kubernetes API
- * accepts, or a service trusting the Verify API could be handed tokens meant for them.
+ * The audience boundary: a verifier's audience must not be one that AWS or the Kubernetes API
+ * accepts from a trusted issuer, or a service trusting the verifier could be handed tokens meant
+ * for them. `path` is where the audiences are; a fleet's messages name the cluster concerned.
  */
-export function checkAudienceBoundary(cluster: Pick<ClusterShape, 'audiences' | 'apiServerAudiences' | 'issuer' | 'verifyApi'>): RuleProblem[] {
-  const problems: RuleProblem[] = [];
-  cluster.verifyApi.audiences.forEach((aud, i) => {
-    const path = ['verifyApi', 'audiences', i];
-    if (aud === STS_AUDIENCE) {
-      problems.push({ path, problem: 'is the AWS STS audience: a service accepting it can be handed any token meant for AWS', fix: SHARED_FIX });
-    } else if (cluster.audiences.includes(aud)) {
-      problems.push({ path, problem: 'is a client ID of the IAM provider: a service accepting it can be handed any token meant for AWS', fix: SHARED_FIX });
-    } else if (cluster.apiServerAudiences.includes(aud)) {
-      problems.push({ path, problem: 'is an API-server audience: a service accepting it can be handed tokens meant for the Kubernetes API', fix: SHARED_FIX });
-    } else if (cluster.issuer.kind === 'cloudFrontDefault' && /^https:\/\/[a-z0-9]+\.cloudfront\.net(\/.*)?$/.test(aud)) {
-      problems.push({ path, problem: 'looks like the CloudFront issuer URL, kube-apiserver\'s default API audience', fix: SHARED_FIX });
+function audienceBoundary(audiences: readonly string[], trusted: readonly ClusterShape[], externalUrls: readonly string[], path: Path): RuleProblem[] {
+  const fleet = path.length === 1;
+  const of = (cluster: ClusterShape) => (fleet ? ` of cluster ${JSON.stringify(cluster.name)}` : '');
+  const fix = `use an audience dedicated to the Verify API in the pods' projected tokens (e.g. "verify.example.com"), or set ${fleet ? '' : 'verifyApi.'}allowSharedAudiences to true to accept the risk`;
+  return audiences.flatMap((aud, i): RuleProblem[] => {
+    const owner = trusted.find((cluster) => cluster.audiences.includes(aud));
+    const apiOwner = trusted.find((cluster) => cluster.apiServerAudiences.includes(aud));
+    let problem: string | undefined;
+    if (aud === STS_AUDIENCE) problem = 'is the AWS STS audience: a service accepting it can be handed any token meant for AWS';
+    else if (owner) problem = `is a client ID of the IAM provider${of(owner)}: a service accepting it can be handed any token meant for AWS`;
+    else if (apiOwner) problem = `is an API-server audience${of(apiOwner)}: a service accepting it can be handed tokens meant for the Kubernetes API`;
+    else if (externalUrls.includes(aud)) problem = 'is an external issuer\'s URL, kube-apiserver\'s default API audience';
+    else if (trusted.some((cluster) => cluster.issuer.kind === 'cloudFrontDefault') && /^https:\/\/[a-z0-9]+\.cloudfront\.net(\/.*)?$/.test(aud)) {
+      problem = `looks like ${fleet ? 'a' : 'the'} CloudFront issuer URL, kube-apiserver's default API audience`;
     }
+    return problem === undefined ? [] : [{ path: [...path, i], problem, fix }];
   });
-  return problems;
 }
 
 // ----- key material -----
@@ -165,7 +163,7 @@ export function checkAudienceBoundary(cluster: Pick<ClusterShape, 'audiences' | 
 const KEY_FIX = 'give a PEM public key, certificate, JWK or JWKS of an RSA (2048 bits or more) or EC P-256/P-384/P-521 key';
 
 /** Parses every `configKeys` entry into public JWKs; a kid is bound to one key material for good. */
-export function readConfigKeys(cluster: Pick<ClusterShape, 'keySources'>, label: string, options: ValidateConfigOptions): RuleResult {
+function readConfigKeys(cluster: ClusterShape, label: string, options: ValidateConfigOptions): RuleResult {
   const problems: RuleProblem[] = [];
   const warnings: string[] = [];
   const configKeys: PublicJwk[] = [];
@@ -220,28 +218,20 @@ function sameKey(a: PublicJwk, b: PublicJwk): boolean {
 }
 
 /** The config keys and the CA bundle travel in the sync Lambda's environment, which AWS caps at 4 KiB. */
-export function checkEnvBudget(configKeys: readonly PublicJwk[], caBundlePem: string | undefined): RuleProblem[] {
-  const jwksBytes = Buffer.byteLength(JSON.stringify(buildJwks(configKeys)), 'utf8');
-  const caBytes = Buffer.byteLength(caBundlePem ?? '', 'utf8');
-  if (jwksBytes + caBytes <= LAMBDA_ENV_BUDGET_BYTES) return [];
-  return [{
+function envBudgetProblems(configKeys: readonly PublicJwk[], caBundlePem: string | undefined): RuleProblem[] {
+  const bytes = Buffer.byteLength(JSON.stringify(buildJwks(configKeys)), 'utf8') + Buffer.byteLength(caBundlePem ?? '', 'utf8');
+  return bytes <= LAMBDA_ENV_BUDGET_BYTES ? [] : [{
     path: ['keySources'],
-    problem: `needs ${jwksBytes + caBytes} bytes of Lambda environment for configKeys and caBundlePem, more than the ${LAMBDA_ENV_BUDGET_BYTES} available (Lambda allows 4 KiB in all)`,
+    problem: `needs ${bytes} bytes of Lambda environment for configKeys and caBundlePem, more than the ${LAMBDA_ENV_BUDGET_BYTES} available (Lambda allows 4 KiB in all)`,
     fix: 'give fewer configKeys and upload the others to keys/ (keySources.upload), or shorten the CA bundle to the one issuing CA',
   }];
 }
 
-// ----- warnings -----
-
-/** A Verify API token lifetime beyond the grace period lets tokens outlive their published key. */
-export function lifetimeWarnings(cluster: Pick<ClusterShape, 'verifyApi' | 'rotation'>, label: string): string[] {
-  const lifetime = cluster.verifyApi.maxTokenLifetimeSeconds;
+/** A token lifetime beyond a cluster's grace period lets its tokens outlive their published key. */
+function lifetimeWarnings(label: string, field: string, lifetime: number | undefined, cluster: ClusterShape, ofCluster: string): string[] {
   const grace = cluster.rotation.gracePeriodSeconds;
-  if (!cluster.verifyApi.enabled || lifetime === undefined || lifetime <= grace) return [];
-  return [
-    `${label}: verifyApi.maxTokenLifetimeSeconds (${lifetime}) exceeds rotation.gracePeriodSeconds (${grace}): `
-    + 'tokens signed by a rotated-out key stop verifying before they expire; raise the grace period to cover the longest token lifetime.',
-  ];
+  return lifetime === undefined || lifetime <= grace ? [] : [`${label}: ${field} (${lifetime}) exceeds rotation.gracePeriodSeconds (${grace})${ofCluster}: `
+    + 'tokens signed by a rotated-out key stop verifying before they expire; raise the grace period to cover the longest token lifetime.'];
 }
 
 // ----- fleet verifiers -----
@@ -259,12 +249,11 @@ export interface FleetContext {
  * an external issuer is not one of them again, issuer keys are reachable, and the audience
  * boundary holds for every trusted issuer.
  */
-export function checkFleetRules(fleet: FleetShape, context: FleetContext, label: string): { problems: RuleProblem[]; warnings: string[] } {
+export function checkFleetRules(fleet: FleetShape, context: FleetContext, label: string): RuleResult {
   const problems: RuleProblem[] = [];
   const warnings: string[] = [];
   const trusted: ClusterShape[] = [];
-  fleet.clusters.forEach((entry, i) => {
-    const name = trustedClusterName(entry);
+  fleet.clusters.forEach(({ name, privateBucketName }, i) => {
     if (!context.clusterNames.includes(name)) {
       problems.push({ path: ['clusters', i], problem: 'names no cluster of this file', fix: `use one of ${JSON.stringify(context.clusterNames)}, or trust an issuer of elsewhere with externalIssuers` });
       return;
@@ -280,18 +269,17 @@ export function checkFleetRules(fleet: FleetShape, context: FleetContext, label:
         fix: 'give the cluster a custom-domain issuer, or deploy the fleet in the cluster\'s account (it then reads the documents bucket)',
       });
     }
-    if (typeof entry !== 'string') {
-      const sameRegion = fleet.env?.region !== undefined && fleet.env.region === cluster.env?.region;
-      const path = ['clusters', i, 'privateBucketName'];
-      if (!otherAccount || !sameRegion) {
-        problems.push(!otherAccount
-          ? { path, problem: 'is only for a cluster in another account than the fleet verifier (both accounts must be given in env)', fix: `write the cluster as "${name}": in the fleet's account its stack's bucket is read` }
-          : { path, problem: `is in region ${cluster.env?.region ?? '(none)'}, not the fleet verifier's region ${fleet.env?.region ?? '(none)'}: a verifier reads buckets of its own region only`, fix: `write the cluster as "${name}" (no deny list), or deploy a fleet verifier in the cluster's region` });
-      }
+    const path = ['clusters', i, 'privateBucketName'];
+    if (privateBucketName !== undefined && !otherAccount) {
+      problems.push({ path, problem: 'is only for a cluster in another account than the fleet verifier (both accounts must be given in env)', fix: `write the cluster as "${name}": in the fleet's account its stack's bucket is read` });
+    } else if (privateBucketName !== undefined && (fleet.env?.region === undefined || fleet.env.region !== cluster.env?.region)) {
+      problems.push({
+        path,
+        problem: `is in region ${cluster.env?.region ?? '(none)'}, not the fleet verifier's region ${fleet.env?.region ?? '(none)'}: a verifier reads buckets of its own region only`,
+        fix: `write the cluster as "${name}" (no deny list), or deploy a fleet verifier in the cluster's region`,
+      });
     }
-    if (fleet.maxTokenLifetimeSeconds !== undefined && fleet.maxTokenLifetimeSeconds > cluster.rotation.gracePeriodSeconds) {
-      warnings.push(`${label}: maxTokenLifetimeSeconds (${fleet.maxTokenLifetimeSeconds}) exceeds rotation.gracePeriodSeconds (${cluster.rotation.gracePeriodSeconds}) of cluster ${JSON.stringify(name)}: its tokens signed by a rotated-out key stop verifying before they expire.`);
-    }
+    warnings.push(...lifetimeWarnings(label, 'maxTokenLifetimeSeconds', fleet.maxTokenLifetimeSeconds, cluster, ` of cluster ${JSON.stringify(name)}`));
   });
   fleet.externalIssuers.forEach((issuer, i) => {
     const same = trusted.find((cluster) => cluster.issuer.kind === 'customDomain' && cluster.issuer.url === issuer.url);
@@ -300,43 +288,17 @@ export function checkFleetRules(fleet: FleetShape, context: FleetContext, label:
       problems.push({ path: ['externalIssuers', i, 'name'], problem: 'is the name of a cluster of this file', fix: 'give the external issuer another name: answers name the cluster a token comes from' });
     }
   });
-  if (!fleet.allowSharedAudiences) {
-    const externalUrls = fleet.externalIssuers.map((issuer) => issuer.url);
-    fleet.audiences.forEach((aud, i) => {
-      const path = ['audiences', i];
-      const owner = trusted.find((cluster) => cluster.audiences.includes(aud));
-      const apiOwner = trusted.find((cluster) => cluster.apiServerAudiences.includes(aud));
-      if (aud === STS_AUDIENCE) {
-        problems.push({ path, problem: 'is the AWS STS audience: a service accepting it can be handed any token meant for AWS', fix: FLEET_SHARED_FIX });
-      } else if (owner) {
-        problems.push({ path, problem: `is a client ID of the IAM provider of cluster ${JSON.stringify(owner.name)}: a service accepting it can be handed any token meant for AWS`, fix: FLEET_SHARED_FIX });
-      } else if (apiOwner) {
-        problems.push({ path, problem: `is an API-server audience of cluster ${JSON.stringify(apiOwner.name)}: a service accepting it can be handed tokens meant for the Kubernetes API`, fix: FLEET_SHARED_FIX });
-      } else if (externalUrls.includes(aud)) {
-        problems.push({ path, problem: 'is an external issuer\'s URL, kube-apiserver\'s default API audience', fix: FLEET_SHARED_FIX });
-      } else if (trusted.some((cluster) => cluster.issuer.kind === 'cloudFrontDefault') && /^https:\/\/[a-z0-9]+\.cloudfront\.net(\/.*)?$/.test(aud)) {
-        problems.push({ path, problem: 'looks like a CloudFront issuer URL, kube-apiserver\'s default API audience', fix: FLEET_SHARED_FIX });
-      }
-    });
-  }
-  return { problems, warnings };
+  if (!fleet.allowSharedAudiences) problems.push(...audienceBoundary(fleet.audiences, trusted, fleet.externalIssuers.map((issuer) => issuer.url), ['audiences']));
+  return { problems, warnings, configKeys: [] };
 }
 
-const FLEET_SHARED_FIX = 'use an audience dedicated to the Verify API in the pods\' projected tokens (e.g. "verify.example.com"), or set allowSharedAudiences to true to accept the risk';
+// ----- across entries -----
 
-// ----- across clusters -----
-
-/** Cluster names are unique in the file: each becomes the stack `OidcCluster-<name>`. */
-export function duplicateClusterNames(values: readonly unknown[]): string[] {
-  return duplicateNames(values, 'cluster', 'clusters', 'OidcCluster-<name>');
-}
-
-/** Fleet verifier names are unique in the file: each becomes the stack `OidcFleet-<name>`. */
-export function duplicateFleetNames(values: readonly unknown[]): string[] {
-  return duplicateNames(values, 'fleet', 'fleetVerifiers', 'OidcFleet-<name>');
-}
-
-function duplicateNames(values: readonly unknown[], kind: string, list: string, stack: string): string[] {
+/**
+ * Names are unique in a list of the file (`clusters`, `fleetVerifiers`): each becomes a stack.
+ * Read from the raw entries, so that an entry with other problems still counts.
+ */
+export function duplicateNames(values: readonly unknown[], kind: string, list: string, stack: string): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
   values.forEach((value, i) => {

@@ -4,8 +4,9 @@
  * the TypeScript types (`core/config.ts`), runtime validation (`validateConfig`), the JSON Schema
  * `config/clusters.schema.json` and the reference table of docs/configuration.md (`npm run schema`).
  *
- * Every error message a check can produce is written here as "<problem>. Fix: <fix>"; the
- * formatter in `core/config.ts` prefixes the cluster, the field path and the value.
+ * Every error message is "<problem>. Fix: <fix>"; the formatter in `core/config.ts` prefixes the
+ * cluster, the field path and the value. A field words its own problems where a generic message
+ * ("must be a string. Fix: write it as a JSON string", see `defaultMessage`) would not help.
  *
  * Rules that need several sections or the outside world (key material, the issuer across
  * documents, the audience boundary, the Lambda environment budget, warnings) live in
@@ -49,13 +50,14 @@ export const CONFIG_DEFAULTS = {
   errorCachingTtlSeconds: 0,
 } as const;
 
-// ===== Patterns shared with the rules =====
+// ===== Patterns =====
 
-/** An IAM role, user or account-root ARN. */
-export const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+)$/;
+const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+)$/;
+/** An IAM OIDC provider ARN: its account and its URL without `https://`. */
+export const PROVIDER_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):oidc-provider\/(.+)$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A lowercase fully qualified DNS name (no IP address). */
-export const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const ACCOUNT_ID = /^\d{12}$/;
 const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const ROLE_ID = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 const SA_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -66,40 +68,50 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/
 // SSM names are either flat ("token") or a path that starts with "/" ("/kube-oidc/token").
 const SSM_NAME = /^(?:[\w.-]+|(?:\/[\w.-]+)+)$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** For editors only (the JSON Schema): `checkIssuerUrl` gives the precise message. */
+/** General purpose S3 bucket names, without the reserved prefixes and suffixes or an IP address's shape. */
+const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*(-s3alias|--ol-s3|--x-s3|--table-s3)$)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** For editors only (the JSON Schema): `issuerUrlProblems` gives the precise message. */
 const ISSUER_URL_PATTERN = '^(?!.*/\\.{1,2}(/|$))https://[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*$';
 
 // ===== Messages =====
 
 type RawIssue = z.core.$ZodRawIssue;
+type Ctx = z.core.$RefinementCtx;
 
 /** One problem's text as the formatter expects it: `<problem>. Fix: <fix>`. */
 export function problemText(problem: string, fix: string): string {
   return `${problem}. Fix: ${fix}`;
 }
 
-const KIND_PROBLEMS: Record<string, string> = {
-  string: 'must be a string',
-  boolean: 'must be true or false',
-  number: 'must be a number',
-  int: 'must be a whole number',
-  object: 'must be an object',
-  record: 'must be an object',
-  array: 'must be an array',
+/** The problem and the generic fix of a value of the wrong type, by the type expected. */
+const KINDS: Record<string, readonly [string, string]> = {
+  string: ['must be a string', 'write it as a JSON string'],
+  boolean: ['must be true or false', 'write true or false without quotes'],
+  number: ['must be a number', 'write a number without quotes'],
+  int: ['must be a whole number', 'write a whole number'],
+  object: ['must be an object', 'write it as a JSON object {...}'],
+  record: ['must be an object', 'write it as a JSON object {...}'],
+  array: ['must be an array', 'write it as a JSON array [...]'],
 };
 
 /** The problem of an issue zod raised for a type, an enum or a size. */
-function problemOf(iss: RawIssue, range?: string): string {
-  if (iss.code === 'invalid_type') {
-    if (iss.input === undefined) return 'is missing';
-    return KIND_PROBLEMS[iss.expected] ?? `must be of type ${iss.expected}`;
-  }
+function problemOf(iss: RawIssue, range = ''): string {
+  if (iss.code === 'invalid_type') return iss.input === undefined ? 'is missing' : KINDS[iss.expected]?.[0] ?? `must be of type ${iss.expected}`;
   if (iss.code === 'invalid_value') return `is not ${orList(iss.values.map((v) => JSON.stringify(v)))}`;
   if ((iss.code === 'too_small' || iss.code === 'too_big') && iss.origin === 'array') {
     return iss.code === 'too_small' ? 'is empty' : `has more than ${String(iss.maximum)} entries`;
   }
-  if (iss.code === 'too_small' || iss.code === 'too_big') return `is out of range${range ?? ''}`;
+  if (iss.code === 'too_small' || iss.code === 'too_big') return `is out of range${range}`;
   return 'is not valid';
+}
+
+/**
+ * The message of a wrong type or a missing field when the field words none itself: validation
+ * passes it to every parse (zod asks it only when the schema has no message of its own).
+ */
+export function defaultMessage(iss: RawIssue): string | undefined {
+  if (iss.code !== 'invalid_type') return undefined;
+  return problemText(problemOf(iss), iss.input === undefined ? 'add it' : KINDS[iss.expected]?.[1] ?? `write a ${iss.expected}`);
 }
 
 function orList(items: readonly string[]): string {
@@ -112,8 +124,20 @@ const withFix = (fix: string, range?: string) => ({ error: (iss: RawIssue) => pr
 const rule = (problem: string, fix: string) => ({ error: () => problemText(problem, fix), abort: true });
 
 /** Records a problem of a refinement at `path` (relative to the refined value). */
-function report(ctx: z.core.$RefinementCtx, path: readonly (string | number)[], input: unknown, problem: string, fix: string): void {
+function report(ctx: Ctx, path: readonly (string | number)[], input: unknown, problem: string, fix: string): void {
   ctx.addIssue({ code: 'custom', path: [...path], input, message: problemText(problem, fix) });
+}
+
+/** Reports each entry whose `keyOf` an earlier entry shares; `problem` gets the earlier entry's index and this one's. */
+function reportRepeats<T>(ctx: Ctx, list: readonly T[], keyOf: (item: T) => unknown, pathOf: (i: number) => (string | number)[],
+  problem: (first: number, i: number) => string = () => 'is listed twice', fix = 'remove the duplicate'): void {
+  const seen = new Map<unknown, number>();
+  list.forEach((item, i) => {
+    const key = keyOf(item);
+    const first = seen.get(key);
+    if (first !== undefined) report(ctx, pathOf(i), item, problem(first, i), fix);
+    else if (key !== undefined) seen.set(key, i);
+  });
 }
 
 /** The per-key messages of unknown fields, one line per key (the formatter splits them). */
@@ -141,50 +165,67 @@ function editDistance(a: string, b: string): number {
 
 // ===== Building blocks =====
 
-const comment = z.string().optional().meta({ description: 'A free-text comment, ignored by validation. When absent: none.' });
+const comment = z.string().optional().describe('A free-text comment, ignored by validation. When absent: none.');
 
 /**
  * A JSON object with exactly these fields (and `$comment`, allowed everywhere and dropped).
  * `example` is the fix shown when the value is not an object, `missingFix` when a required one is absent.
  */
 function section<S extends z.ZodRawShape>(shape: S, example: string, missingFix = example) {
-  const known = Object.keys(shape);
-  return z.strictObject({ ...shape, $comment: comment }, {
-    error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, known)
-      : problemText(problemOf(iss), iss.input === undefined ? missingFix : example)),
-  }).transform((value) => {
+  return strictSection(shape, example, missingFix).transform((value) => {
     const { $comment, ...rest } = value as typeof value & { $comment?: string };
     void $comment;
     return rest;
   });
 }
 
+/** A `section` that keeps `$comment` in its output: a union reports its options' own problems only when they do not transform. */
+function strictSection<S extends z.ZodRawShape>(shape: S, example: string, missingFix = example) {
+  const known = Object.keys(shape);
+  return z.strictObject({ ...shape, $comment: comment }, {
+    error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, known)
+      : problemText(problemOf(iss), iss.input === undefined ? missingFix : example)),
+  });
+}
+
 function flag(fallback: boolean, description: string) {
-  return z.boolean(withFix(`write true or false without quotes (default ${fallback})`)).default(fallback).meta({ description });
+  return z.boolean(withFix(`write true or false without quotes (default ${fallback})`)).default(fallback).describe(description);
 }
 
-interface NumberSpec {
-  readonly min: number;
-  readonly max: number;
-  readonly fix: string;
-  /** A problem and fix of their own when the value is above `max`. */
-  readonly tooBig?: readonly [string, string];
-}
-
-function wholeNumber(spec: NumberSpec) {
-  const e = withFix(spec.fix, ` (${spec.min} to ${spec.max})`);
-  return z.number(e).int(e).min(spec.min, { ...e, abort: true }).max(spec.max, spec.tooBig ? rule(...spec.tooBig) : { ...e, abort: true });
-}
-
-function anyNumber(spec: NumberSpec) {
-  const e = withFix(spec.fix, ` (${spec.min} to ${spec.max})`);
-  return z.number(e).min(spec.min, { ...e, abort: true }).max(spec.max, { ...e, abort: true });
+/** A number from `min` to `max`; whole unless `fractions`. `tooBig` words a value above `max` itself. */
+function numberIn(min: number, max: number, fix: string, options: { fractions?: boolean; tooBig?: readonly [string, string] } = {}) {
+  const e = withFix(fix, ` (${min} to ${max})`);
+  const number = options.fractions ? z.number(e) : z.number(e).int(e);
+  return number.min(min, { ...e, abort: true }).max(max, options.tooBig ? rule(...options.tooBig) : { ...e, abort: true });
 }
 
 /** A JSON array of strings; each string must satisfy `item`. */
-function stringList(item: z.ZodString = z.string(withFix('write it as a JSON string')), fix = 'write it as ["...", "..."]') {
+function stringList(item: z.ZodString = z.string(), fix = 'write it as ["...", "..."]') {
   return z.array(item, withFix(fix));
 }
+
+/** A name that becomes part of stack, alarm and log-group names. */
+function dnsName(what: string, example: string, stack?: string) {
+  return z.string(withFix(`give the ${what} a DNS-safe name such as ${JSON.stringify(example)}`))
+    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, stack ? `use a shorter name: it becomes part of the stack name ${stack}` : 'use a shorter name'))
+    .regex(DNS_LABEL, rule('is not DNS-safe', `use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. ${JSON.stringify(example)})`));
+}
+
+const accountId = (example: string, fix?: string) => z.string(fix === undefined ? undefined : withFix(fix))
+  .regex(ACCOUNT_ID, rule('is not a 12-digit AWS account id', `give the account id, e.g. "${example}"`));
+const regionName = () => z.string().regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'));
+const providerArn = (where = '') => z.string()
+  .regex(PROVIDER_ARN, rule('is not an IAM OIDC provider ARN', `give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as \`aws iam list-open-id-connect-providers\` shows${where}`));
+
+/** Exact IAM principals allowed to write something: no wildcard, since `why`. */
+const principalArns = (why: string, example: string) => stringList(z.string()
+  .refine((arn) => !arn.includes('*'), rule('contains a wildcard', `name each principal by its exact role or user ARN: ${why}`))
+  .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', `give e.g. "${example}"`))).default([]);
+
+const alarms = (owner: string) => section({
+  emails: stringList(z.string().regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"'))).default([])
+    .describe(`Each e-mail gets a subscription to the ${owner}'s alarm topic (confirm it from the e-mail).`),
+}, 'write {"emails": ["oncall@example.com"]}').prefault({}).describe(`Where the ${owner}'s alarms go.`);
 
 // ===== Issuer =====
 
@@ -231,36 +272,27 @@ export function issuerUrlProblems(url: string): [string, string][] {
   return problems;
 }
 
-/** The host of an issuer URL that `issuerUrlProblems` accepts. */
-export function issuerHost(url: string): string {
-  return url.replace(/^https:\/\//, '').replace(/\/.*$/, '');
-}
-
-const issuerUrl = z.string(withFix('give the issuer URL, e.g. "https://oidc.example.com"'))
+const issuerUrl = (description: string) => z.string(withFix('give the issuer URL, e.g. "https://oidc.example.com"'))
   .superRefine((url, ctx) => { for (const [problem, fix] of issuerUrlProblems(url)) report(ctx, [], url, problem, fix); })
-  .meta({
-    description: 'The issuer URL, byte for byte as kube-apiserver\'s `--service-account-issuer`: `https://HOST[/PATH]`, https only; no query, fragment, port or user information; no trailing slash; a lowercase DNS host name (no IP address); path segments of `A-Z a-z 0-9 . _ ~ -`, no `.` or `..` segment and no percent-encoding; at most 255 characters.',
-    pattern: ISSUER_URL_PATTERN,
-    maxLength: MAX_ISSUER_URL_LENGTH,
-  });
+  .meta({ description, pattern: ISSUER_URL_PATTERN, maxLength: MAX_ISSUER_URL_LENGTH });
 
 const issuer = section({
-  url: issuerUrl,
+  url: issuerUrl('The issuer URL, byte for byte as kube-apiserver\'s `--service-account-issuer`: `https://HOST[/PATH]`, https only; no query, fragment, port or user information; no trailing slash; a lowercase DNS host name (no IP address); path segments of `A-Z a-z 0-9 . _ ~ -`, no `.` or `..` segment and no percent-encoding; at most 255 characters.'),
   hostedZoneId: z.string(withFix('give the Route 53 hosted zone id that holds the issuer host, e.g. "Z0123456789ABCDEFGHIJ"'))
     .regex(/^Z[A-Z0-9]{1,32}$/, rule('is not a Route 53 hosted zone id', 'copy the zone id (Z followed by letters and digits, without "/hostedzone/")'))
-    .meta({ description: 'The Route 53 hosted zone id (`Z...`) holding the issuer host. A and AAAA alias records to the distribution are created in it.' }),
+    .describe('The Route 53 hosted zone id (`Z...`) holding the issuer host. A and AAAA alias records to the distribution are created in it.'),
   hostedZoneName: z.string(withFix('give the hosted zone\'s domain name, e.g. "example.com"'))
-    .meta({ description: 'The zone\'s domain name (a trailing dot is dropped); the issuer host must be inside it.' }),
+    .describe('The zone\'s domain name (a trailing dot is dropped); the issuer host must be inside it.'),
   certificateArn: z.string(withFix('give the ARN of an ACM certificate in us-east-1 that covers the issuer host'))
     .regex(ACM_ARN, rule('is not an ACM certificate ARN', 'copy the ARN from ACM: arn:aws:acm:us-east-1:ACCOUNT:certificate/ID'))
     .superRefine((arn, ctx) => {
       const region = ACM_ARN.exec(arn)?.[1];
       if (region !== 'us-east-1') report(ctx, [], arn, `is in ${region}, but CloudFront only uses certificates from us-east-1`, 'request or import the certificate in us-east-1 and give that ARN');
     })
-    .meta({ description: 'An ACM certificate **in us-east-1** (CloudFront only uses those) covering the issuer host. The distribution then requires TLS 1.2 (`TLSv1.2_2021`, SNI).' }),
+    .describe('An ACM certificate **in us-east-1** (CloudFront only uses those) covering the issuer host. The distribution then requires TLS 1.2 (`TLSv1.2_2021`, SNI).'),
 }, 'write {"url": "https://oidc.example.com", "hostedZoneId": "Z...", "hostedZoneName": "example.com", "certificateArn": "arn:aws:acm:us-east-1:..."}, or remove issuer to use the CloudFront default domain')
   .superRefine((value, ctx) => {
-    const host = issuerHost(value.url);
+    const host = value.url.replace(/^https:\/\//, '').replace(/\/.*$/, '');
     const zone = value.hostedZoneName.replace(/\.$/, '').toLowerCase();
     if (host !== zone && !host.endsWith(`.${zone}`)) {
       report(ctx, ['hostedZoneName'], value.hostedZoneName, `does not contain the issuer host ${JSON.stringify(host)}`, 'give the hosted zone that the issuer host belongs to');
@@ -270,15 +302,10 @@ const issuer = section({
 
 // ===== Key sources =====
 
-const writerArn = z.string(withFix('write it as a JSON string'))
-  .refine((arn) => !arn.includes('*'), rule('contains a wildcard', 'name each writer by its exact role or user ARN: whoever can write a key can mint tokens for every role'))
-  .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', 'give e.g. "arn:aws:iam::123456789012:role/KeyPublisher"'));
-
 const upload = section({
   enabled: flag(true, 'The sync reads public keys (PEM, JWK, JWKS) under `keys/` of the private bucket; an upload or a deletion there triggers a sync at once.'),
-  writerArns: stringList(writerArn).default([]).meta({
-    description: 'The only principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write `keys/` and the deny list `control/deny-list.json`: whoever can write a key can mint tokens for every role. Required (non-empty) when enabled.',
-  }),
+  writerArns: principalArns('whoever can write a key can mint tokens for every role', 'arn:aws:iam::123456789012:role/KeyPublisher').describe(
+    'The only principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write `keys/` and the deny list `control/deny-list.json`: whoever can write a key can mint tokens for every role. Required (non-empty) when enabled.'),
 }, 'write {"enabled": true, "writerArns": ["arn:aws:iam::123456789012:role/KeyPublisher"]}')
   .superRefine((value, ctx) => {
     if (value.enabled && value.writerArns.length === 0) {
@@ -287,14 +314,14 @@ const upload = section({
   });
 
 const idList = (prefix: string, example: string, description: string) => stringList(
-  z.string(withFix('write it as a JSON string')).regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), rule(`is not a ${prefix} id`, `give e.g. "${example}"`)),
+  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), rule(`is not a ${prefix} id`, `give e.g. "${example}"`)),
   `list at least one id, e.g. ["${example}"]`,
-).min(1, withFix(`list at least one id, e.g. ["${example}"]`)).meta({ description });
+).min(1, withFix(`list at least one id, e.g. ["${example}"]`)).describe(description);
 
 const vpc = section({
   vpcId: z.string(withFix('give the VPC id, e.g. "vpc-0123456789abcdef0"'))
     .regex(/^vpc-[0-9a-f]{8,17}$/, rule('is not a VPC id', 'give e.g. "vpc-0123456789abcdef0"'))
-    .meta({ description: 'The VPC of the subnets.' }),
+    .describe('The VPC of the subnets.'),
   subnetIds: idList('subnet', 'subnet-0123456789abcdef0', 'Subnets to run the sync Lambda in: they need a NAT gateway (CloudFront\'s API has no VPC endpoint).'),
   securityGroupIds: idList('sg', 'sg-0123456789abcdef0', 'Security groups of the sync Lambda: they need outbound HTTPS to the API server.'),
 }, 'write {"vpcId": "vpc-...", "subnetIds": ["subnet-..."], "securityGroupIds": ["sg-..."]}');
@@ -305,20 +332,17 @@ const clusterJwks = section({
     .refine((url) => !/[?#]/.test(url), rule('has a query or fragment', 'remove everything from "?" or "#"'))
     .refine((url) => !/^https:\/\/[^/]*@/.test(url), rule('has user information', 'remove "user@": give a bearer token with tokenSecretArn or tokenParameterName'))
     .regex(/^https:\/\/[^/:]+(:\d{1,5})?(\/[^\s]*)?$/, rule('is not a valid URL', 'give e.g. "https://10.0.0.10:6443/openid/v1/jwks"'))
-    .meta({ description: 'The cluster\'s JWKS endpoint, `https://APISERVER[:PORT]/openid/v1/jwks`: https only, no query, fragment or user information.' }),
-  caBundlePem: z.string(withFix('write it as a JSON string'))
+    .describe('The cluster\'s JWKS endpoint, `https://APISERVER[:PORT]/openid/v1/jwks`: https only, no query, fragment or user information.'),
+  caBundlePem: z.string()
     .regex(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/, rule('holds no PEM certificate', 'paste the cluster CA (e.g. the certificate-authority-data of a kubeconfig, base64-decoded)'))
-    .optional()
-    .meta({ description: 'PEM CA bundle to trust for the endpoint (the cluster CA). When absent: the public roots.' }),
-  tokenSecretArn: z.string(withFix('write it as a JSON string'))
+    .optional().describe('PEM CA bundle to trust for the endpoint (the cluster CA). When absent: the public roots.'),
+  tokenSecretArn: z.string()
     .regex(SECRET_ARN, rule('is not a complete Secrets Manager secret ARN', 'copy the full ARN, including the 6-character suffix Secrets Manager appends to the name'))
-    .optional()
-    .meta({ description: 'Complete Secrets Manager ARN (with its 6-character suffix) of a bearer token for the endpoint; the sync may read only this secret. If the secret uses a customer KMS key, grant the sync role `kms:Decrypt` on it. When absent: no token from Secrets Manager.' }),
-  tokenParameterName: z.string(withFix('write it as a JSON string'))
+    .optional().describe('Complete Secrets Manager ARN (with its 6-character suffix) of a bearer token for the endpoint; the sync may read only this secret. If the secret uses a customer KMS key, grant the sync role `kms:Decrypt` on it. When absent: no token from Secrets Manager.'),
+  tokenParameterName: z.string()
     .regex(SSM_NAME, rule('is not an SSM parameter name', 'give the name (not the ARN): a flat name, or a path starting with "/", e.g. "/kube-oidc/prod/discovery-token"'))
-    .optional()
-    .meta({ description: 'SSM parameter name (SecureString) of a bearer token; exclusive with `tokenSecretArn`. The sync may read only this parameter. When absent: no token from SSM.' }),
-  vpc: vpc.optional().meta({ description: 'Run the sync Lambda in these subnets, for an endpoint only reachable from a VPC. When absent: the Lambda runs outside any VPC.' }),
+    .optional().describe('SSM parameter name (SecureString) of a bearer token; exclusive with `tokenSecretArn`. The sync may read only this parameter. When absent: no token from SSM.'),
+  vpc: vpc.optional().describe('Run the sync Lambda in these subnets, for an endpoint only reachable from a VPC. When absent: the Lambda runs outside any VPC.'),
 }, 'write {"url": "https://APISERVER:6443/openid/v1/jwks"}')
   .superRefine((value, ctx) => {
     if (value.tokenSecretArn !== undefined && value.tokenParameterName !== undefined) {
@@ -329,12 +353,10 @@ const clusterJwks = section({
 const KEY_FORMS = ['file', 'pem', 'jwk'] as const;
 
 const configKey = section({
-  file: z.string(withFix('write it as a JSON string'))
-    .min(1, rule('is empty', 'give the key file path, relative to the config file'))
-    .optional()
-    .meta({ description: 'A key file, relative to the config file\'s folder. When absent: `pem` or `jwk` is given.' }),
-  pem: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'PEM key material inline. When absent: `file` or `jwk` is given.' }),
-  jwk: z.record(z.string(), z.unknown(), withFix('paste the JSON object itself, not a string')).optional().meta({ description: 'A JWK or a JWKS object. When absent: `file` or `pem` is given.' }),
+  file: z.string().min(1, rule('is empty', 'give the key file path, relative to the config file'))
+    .optional().describe('A key file, relative to the config file\'s folder. When absent: `pem` or `jwk` is given.'),
+  pem: z.string().optional().describe('PEM key material inline. When absent: `file` or `jwk` is given.'),
+  jwk: z.record(z.string(), z.unknown(), withFix('paste the JSON object itself, not a string')).optional().describe('A JWK or a JWKS object. When absent: `file` or `pem` is given.'),
 }, 'write {"file": "keys/sa.pub"}, {"pem": "-----BEGIN PUBLIC KEY-----..."} or {"jwk": {...}}')
   .superRefine((value, ctx) => {
     const forms = KEY_FORMS.filter((form) => value[form] !== undefined);
@@ -348,13 +370,10 @@ const configKey = section({
   });
 
 const keySources = section({
-  configKeys: z.array(configKey, withFix('write it as a JSON array [...]')).default([]).meta({
-    description: 'Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).',
-  }),
-  upload: upload.default({ enabled: false, writerArns: [] }).meta({
-    description: 'Keys uploaded by operators under the private bucket\'s `keys/` prefix. When given, `enabled` defaults to `true`.',
-  }),
-  clusterJwks: clusterJwks.optional().meta({ description: 'The cluster\'s own JWKS endpoint, read by the sync. When absent: not read.' }),
+  configKeys: z.array(configKey).default([]).describe(
+    'Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).'),
+  upload: upload.default({ enabled: false, writerArns: [] }).describe('Keys uploaded by operators under the private bucket\'s `keys/` prefix. When given, `enabled` defaults to `true`.'),
+  clusterJwks: clusterJwks.optional().describe('The cluster\'s own JWKS endpoint, read by the sync. When absent: not read.'),
 }, 'write {"configKeys": [{"file": "keys/sa.pub"}]} or another source',
 'configure at least one key source: keySources.configKeys (public keys in the config), keySources.upload or keySources.clusterJwks')
   .superRefine((value, ctx) => {
@@ -365,23 +384,25 @@ const keySources = section({
 
 // ===== Service-account roles =====
 
+const STATEMENT_PAIRS = [['Action', 'NotAction', 'e.g. "Action": ["s3:GetObject"]'], ['Resource', 'NotResource', 'e.g. "Resource": ["arn:aws:s3:::my-bucket/*"]']] as const;
+
 const actionOrResource = (field: string, example: string) => z.union(
   [z.string().min(1), z.array(z.string().min(1)).min(1)],
   { error: () => problemText('must be a non-empty string or array of strings', example) },
-).optional().meta({ description: `IAM \`${field}\`: a string or a non-empty array of strings. When absent: its counterpart must be given (exactly one of Action/NotAction and of Resource/NotResource).` });
+).optional().describe(`IAM \`${field}\`: a string or a non-empty array of strings. When absent: its counterpart must be given (exactly one of Action/NotAction and of Resource/NotResource).`);
 
-const STATEMENT_PAIRS = [['Action', 'NotAction', 'e.g. "Action": ["s3:GetObject"]'], ['Resource', 'NotResource', 'e.g. "Resource": ["arn:aws:s3:::my-bucket/*"]']] as const;
+const noPrincipal = z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} });
 
 const statement = section({
-  Sid: z.string(withFix('write it as a JSON string')).optional().meta({ description: 'Statement id. When absent: none.' }),
-  Effect: z.enum(['Allow', 'Deny'], withFix('set "Effect": "Allow" or "Deny"')).meta({ description: '`Allow` or `Deny`.' }),
+  Sid: z.string().optional().describe('Statement id. When absent: none.'),
+  Effect: z.enum(['Allow', 'Deny'], withFix('set "Effect": "Allow" or "Deny"')).describe('`Allow` or `Deny`.'),
   Action: actionOrResource('Action', STATEMENT_PAIRS[0][2]),
   NotAction: actionOrResource('NotAction', STATEMENT_PAIRS[0][2]),
   Resource: actionOrResource('Resource', STATEMENT_PAIRS[1][2]),
   NotResource: actionOrResource('NotResource', STATEMENT_PAIRS[1][2]),
-  Condition: z.record(z.string(), z.unknown(), withFix('write {"StringEquals": {...}}')).optional().meta({ description: 'IAM condition block. When absent: none.' }),
-  Principal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
-  NotPrincipal: z.unknown().optional().meta({ description: 'Not allowed: the statement is attached to the role itself. When absent: the role.', not: {} }),
+  Condition: z.record(z.string(), z.unknown(), withFix('write {"StringEquals": {...}}')).optional().describe('IAM condition block. When absent: none.'),
+  Principal: noPrincipal,
+  NotPrincipal: noPrincipal,
 }, 'write {"Effect": "Allow", "Action": [...], "Resource": [...]}')
   .superRefine((value, ctx) => {
     if (value.Principal !== undefined || value.NotPrincipal !== undefined) {
@@ -394,161 +415,128 @@ const statement = section({
       }
     }
   })
-  .meta({ description: 'An IAM policy statement attached inline to the role: `Effect`, `Action`/`NotAction`, `Resource`/`NotResource`, optional `Sid` and `Condition`; no `Principal`.' });
+  .describe('An IAM policy statement attached inline to the role: `Effect`, `Action`/`NotAction`, `Resource`/`NotResource`, optional `Sid` and `Condition`; no `Principal`.');
+
+const NAMESPACE_FIX = 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters';
 
 const role = section({
   id: z.string(withFix('give the role a stable id such as "payments-api"'))
     .regex(ROLE_ID, rule('is not a valid role id', 'use up to 64 letters, digits and hyphens, starting with a letter'))
-    .meta({ description: 'Stable id: letters, digits and `-`, starting with a letter, at most 64; unique in the cluster (compared without hyphens and case). It names the role\'s construct and its stack output `<Id>RoleArn`: **changing it replaces the role** (new ARN).' }),
+    .describe('Stable id: letters, digits and `-`, starting with a letter, at most 64; unique in the cluster (compared without hyphens and case). It names the role\'s construct and its stack output `<Id>RoleArn`: **changing it replaces the role** (new ARN).'),
   namespace: z.string(withFix('give the Kubernetes namespace of the service account'))
     .refine((ns) => !/[*?]/.test(ns), rule('contains a wildcard', 'name one namespace: wildcards across namespaces are not allowed (use match "namespace" for every service account of one namespace)'))
-    .regex(DNS_LABEL, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
-    .max(63, rule('is not a Kubernetes namespace name', 'use a DNS label: lowercase letters, digits and hyphens, at most 63 characters'))
-    .meta({ description: 'A Kubernetes namespace (DNS label). Never a wildcard.' }),
-  serviceAccount: z.string(withFix('write it as a JSON string')).optional().meta({
-    description: 'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).',
-  }),
-  match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').meta({
-    description: '`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.',
-  }),
-  audience: z.string(withFix('write it as a JSON string')).optional().meta({
-    description: 'The `aud` the token must carry (the projected volume\'s `audience`); one of the cluster\'s `audiences`. Always checked with `StringEquals`. When absent: the first of the cluster\'s `audiences`.',
-  }),
-  managedPolicyArns: stringList(z.string(withFix('write it as a JSON string'))
+    .regex(DNS_LABEL, rule('is not a Kubernetes namespace name', NAMESPACE_FIX))
+    .max(63, rule('is not a Kubernetes namespace name', NAMESPACE_FIX))
+    .describe('A Kubernetes namespace (DNS label). Never a wildcard.'),
+  serviceAccount: z.string().optional().describe(
+    'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).'),
+  match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').describe(
+    '`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.'),
+  audience: z.string().optional().describe(
+    'The `aud` the token must carry (the projected volume\'s `audience`); one of the cluster\'s `audiences`. Always checked with `StringEquals`. When absent: the first of the cluster\'s `audiences`.'),
+  managedPolicyArns: stringList(z.string()
     .regex(MANAGED_POLICY_ARN, rule('is not an IAM managed policy ARN', 'give e.g. "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" or "arn:aws:iam::123456789012:policy/MyPolicy"')))
     .max(20, rule('has more than 20 policies (IAM\'s limit per role)', 'merge policies'))
-    .default([])
-    .meta({ description: 'Managed policy ARNs attached to the role (at most 20).' }),
-  inlinePolicyStatements: z.array(statement, withFix('write it as a JSON array [...]')).default([]).meta({ description: 'IAM policy statements attached inline to the role.' }),
+    .default([]).describe('Managed policy ARNs attached to the role (at most 20).'),
+  inlinePolicyStatements: z.array(statement).default([]).describe('IAM policy statements attached inline to the role.'),
 }, 'write {"id": "payments-api", "namespace": "payments", "serviceAccount": "api", "managedPolicyArns": [...]}')
   .superRefine((value, ctx) => {
     const sa = value.serviceAccount;
+    const problem = (text: string, fix: string) => report(ctx, ['serviceAccount'], sa, text, fix);
     if (value.match === 'namespace') {
-      if (sa !== undefined) report(ctx, ['serviceAccount'], sa, 'is set with match "namespace", which trusts every service account of the namespace', 'remove serviceAccount, or use match "exact"');
+      if (sa !== undefined) problem('is set with match "namespace", which trusts every service account of the namespace', 'remove serviceAccount, or use match "exact"');
     } else if (sa === undefined) {
-      report(ctx, ['serviceAccount'], sa, 'is missing', value.match === 'exact'
+      problem('is missing', value.match === 'exact'
         ? 'name the service account, or set match to "namespace" to trust all of the namespace'
         : 'give the name prefix the service accounts share, e.g. "runner-"');
     } else if (/[*?]/.test(sa)) {
-      report(ctx, ['serviceAccount'], sa, 'contains a wildcard', 'give the exact name; for several service accounts set match to "namePrefix" (name prefix) or "namespace" (whole namespace)');
+      problem('contains a wildcard', 'give the exact name; for several service accounts set match to "namePrefix" (name prefix) or "namespace" (whole namespace)');
     } else if (value.match === 'exact' && !SA_NAME.test(sa)) {
-      report(ctx, ['serviceAccount'], sa, 'is not a Kubernetes service account name', 'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
+      problem('is not a Kubernetes service account name', 'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
     } else if (value.match === 'namePrefix' && !SA_PREFIX.test(sa)) {
-      report(ctx, ['serviceAccount'], sa, 'is not a service account name prefix', 'use lowercase letters, digits, "-" and ".", starting with a letter or digit');
+      problem('is not a service account name prefix', 'use lowercase letters, digits, "-" and ".", starting with a letter or digit');
     }
   })
-  .meta({ description: 'An IAM role that pods of the cluster assume with their projected service-account token (self-hosted IRSA).' });
+  .describe('An IAM role that pods of the cluster assume with their projected service-account token (self-hosted IRSA).');
 
-const roles = z.array(role, withFix('write it as a JSON array [...]'))
-  .superRefine((list, ctx) => {
-    const ids = new Map<string, number>();
-    list.forEach((r, i) => {
-      const key = r.id.replace(/-/g, '').toLowerCase();
-      const first = ids.get(key);
-      if (first === undefined) ids.set(key, i);
-      else report(ctx, [i, 'id'], r.id, `duplicates serviceAccountRoles[${first}].id (ids are compared without hyphens and case because they name stack outputs)`, 'give every role a distinct id');
-    });
-  });
+const roles = z.array(role).superRefine((list, ctx) => reportRepeats(ctx, list, (r) => r.id.replace(/-/g, '').toLowerCase(), (i) => [i, 'id'],
+  (first) => `duplicates serviceAccountRoles[${first}].id (ids are compared without hyphens and case because they name stack outputs)`, 'give every role a distinct id'));
 
 // ===== Rotation, sync, issuer site =====
 
 const rotation = section({
-  gracePeriodSeconds: wholeNumber({
-    min: 3600, max: 31622400,
-    fix: 'give seconds between 3600 (1 h, the default token lifetime) and 31622400 (366 days); it must cover the longest token lifetime the cluster issues',
-  }).default(CONFIG_DEFAULTS.gracePeriodSeconds).meta({
-    description: 'How long a key stays published after every source stopped listing it (3600 to 31622400). **It must cover the longest token lifetime the cluster issues**: 1 h by default for projected tokens, but one year for tokens requested with `expirationSeconds: 3607` when kube-apiserver runs with `--service-account-extend-token-expiration` (the default).',
-  }),
+  gracePeriodSeconds: numberIn(3600, 31622400, 'give seconds between 3600 (1 h, the default token lifetime) and 31622400 (366 days); it must cover the longest token lifetime the cluster issues')
+    .default(CONFIG_DEFAULTS.gracePeriodSeconds).describe(
+      'How long a key stays published after every source stopped listing it (3600 to 31622400). **It must cover the longest token lifetime the cluster issues**: 1 h by default for projected tokens, but one year for tokens requested with `expirationSeconds: 3607` when kube-apiserver runs with `--service-account-extend-token-expiration` (the default).'),
   kidlessCompat: flag(CONFIG_DEFAULTS.kidlessCompat, 'Also publish each key with `kid: ""`, for tokens from clusters before Kubernetes 1.16 (STS treats a missing kid as `""`). Applies to the Verify API too.'),
 }, 'write {"gracePeriodSeconds": 86400, "kidlessCompat": false}');
 
 const sync = section({
-  scheduleMinutes: wholeNumber({ min: 1, max: 60, fix: 'give whole minutes between 1 and 60' }).default(CONFIG_DEFAULTS.scheduleMinutes).meta({
-    description: 'Minutes between scheduled syncs (1 to 60). The sync also runs on uploads, deny-list changes and deployments.',
-  }),
-  cacheMaxAgeSeconds: wholeNumber({
-    min: 0, max: 3600, fix: 'give whole seconds between 0 and 3600 (default 300)',
+  scheduleMinutes: numberIn(1, 60, 'give whole minutes between 1 and 60').default(CONFIG_DEFAULTS.scheduleMinutes)
+    .describe('Minutes between scheduled syncs (1 to 60). The sync also runs on uploads, deny-list changes and deployments.'),
+  cacheMaxAgeSeconds: numberIn(0, 3600, 'give whole seconds between 0 and 3600 (default 300)', {
     tooBig: ['is more than 3600 seconds: verifiers and CloudFront would keep serving an old JWKS that long and refuse tokens signed by a new key', 'use at most 3600 (default 300)'],
-  }).default(CONFIG_DEFAULTS.cacheMaxAgeSeconds).meta({
-    description: 'The documents\' `Cache-Control: max-age` (0 to 3600). More than an hour is refused: verifiers that honour it (and CloudFront) would keep an old JWKS that long and reject tokens signed by a new key.',
-  }),
+  }).default(CONFIG_DEFAULTS.cacheMaxAgeSeconds).describe(
+    'The documents\' `Cache-Control: max-age` (0 to 3600). More than an hour is refused: verifiers that honour it (and CloudFront) would keep an old JWKS that long and reject tokens signed by a new key.'),
 }, 'write {"scheduleMinutes": 5, "cacheMaxAgeSeconds": 300}');
 
 const issuerSite = section({
-  documentWriterArns: stringList(z.string(withFix('write it as a JSON string'))
-    .refine((arn) => !arn.includes('*'), rule('contains a wildcard', 'name each principal by its exact role or user ARN: whoever can write the documents can swap the published keys'))
-    .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', 'give e.g. "arn:aws:iam::123456789012:role/BreakGlass"')))
-    .default([])
-    .meta({ description: 'Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.' }),
-  errorCachingTtlSeconds: wholeNumber({ min: 0, max: 300, fix: 'give whole seconds between 0 and 300' })
-    .default(CONFIG_DEFAULTS.errorCachingTtlSeconds)
-    .meta({ description: 'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds). 0 by default: an error cached at an edge would keep failing AssumeRoleWithWebIdentity after the documents are back, and caching errors of two tiny documents saves nothing; raise it only to shield the origin during an outage.' }),
+  documentWriterArns: principalArns('whoever can write the documents can swap the published keys', 'arn:aws:iam::123456789012:role/BreakGlass').describe(
+    'Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.'),
+  errorCachingTtlSeconds: numberIn(0, 300, 'give whole seconds between 0 and 300').default(CONFIG_DEFAULTS.errorCachingTtlSeconds).describe(
+    'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds). 0 by default: an error cached at an edge would keep failing AssumeRoleWithWebIdentity after the documents are back, and caching errors of two tiny documents saves nothing; raise it only to shield the origin during an outage.'),
 }, 'write {"documentWriterArns": [], "errorCachingTtlSeconds": 0}');
 
 // ===== Verify API =====
 
-const throttle = section({
-  rateLimit: anyNumber({ min: 1, max: 10000, fix: 'give requests per second between 1 and 10000' }).default(CONFIG_DEFAULTS.rateLimit).meta({ description: 'Requests per second, 1 to 10000.' }),
-  burstLimit: wholeNumber({ min: 1, max: 5000, fix: 'give a whole number of requests between 1 and 5000' }).default(CONFIG_DEFAULTS.burstLimit).meta({ description: 'Burst of requests, 1 to 5000.' }),
-}, 'write {"rateLimit": 50, "burstLimit": 100}');
+const THROTTLE_EXAMPLE = 'write {"rateLimit": 50, "burstLimit": 100}';
+const rateLimit = numberIn(1, 10000, 'give requests per second between 1 and 10000', { fractions: true }).describe('Requests per second, 1 to 10000.');
+const burstLimit = numberIn(1, 5000, 'give a whole number of requests between 1 and 5000').describe('Burst of requests, 1 to 5000.');
 
-const routeThrottle = (route: string) => section({
-  rateLimit: anyNumber({ min: 1, max: 10000, fix: 'give requests per second between 1 and 10000' }).meta({ description: 'Requests per second, 1 to 10000.' }),
-  burstLimit: wholeNumber({ min: 1, max: 5000, fix: 'give a whole number of requests between 1 and 5000' }).meta({ description: 'Burst of requests, 1 to 5000.' }),
-}, 'write {"rateLimit": 50, "burstLimit": 100}').optional().meta({ description: `Throttle of the ${route} route(s). When absent: the stage throttle applies.` });
-
-const audienceItem = z.string(withFix('write it as a JSON string'));
+const routeThrottle = (route: string) => section({ rateLimit, burstLimit }, THROTTLE_EXAMPLE)
+  .optional().describe(`Throttle of the ${route} route(s). When absent: the stage throttle applies.`);
 
 /**
  * The settings of a verifier, shared by a cluster's Verify API and a fleet verifier: the audience
  * policy, caller bindings, throttles and the verifier's own limits.
  */
 const verifierSettings = {
-  audiences: stringList(audienceItem).optional().meta({
-    description: 'Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.',
-  }),
-  defaultAudiences: stringList(audienceItem).optional().meta({
-    description: 'Audiences used when a request names none; a non-empty subset of `audiences`. When absent: all of `audiences`.',
-  }),
+  audiences: stringList().optional().describe(
+    'Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.'),
+  defaultAudiences: stringList().optional().describe('Audiences used when a request names none; a non-empty subset of `audiences`. When absent: all of `audiences`.'),
   allowSharedAudiences: flag(CONFIG_DEFAULTS.allowSharedAudiences, '`true` lifts the audience rule of `audiences`, knowingly.'),
   iamAuth: flag(CONFIG_DEFAULTS.iamAuth, 'Require SigV4 (IAM) signatures on every route (`$default` included); callers need `execute-api:Invoke` on the API.'),
-  callerAudiences: z.record(z.string(), stringList(audienceItem, 'list the audiences this caller may ask about'), withFix('write {"arn:aws:iam::123456789012:role/Billing": ["billing.example.com"]}'))
-    .optional()
-    .meta({
-      description: '`{"<role or user ARN>": ["aud", ...]}`: the audiences each caller may ask about. Needs `iamAuth`. Role ARNs without a path (sessions do not carry it); each audience must be in `audiences`. When absent: every caller may ask about every audience.',
-    }),
-  throttle: throttle.prefault({}).meta({ description: 'API Gateway stage throttling (the default route).' }),
+  callerAudiences: z.record(z.string(), stringList(z.string(), 'list the audiences this caller may ask about'), withFix('write {"arn:aws:iam::123456789012:role/Billing": ["billing.example.com"]}'))
+    .optional().describe(
+      '`{"<role or user ARN>": ["aud", ...]}`: the audiences each caller may ask about. Needs `iamAuth`. Role ARNs without a path (sessions do not carry it); each audience must be in `audiences`. When absent: every caller may ask about every audience.'),
+  throttle: section({
+    rateLimit: rateLimit.default(CONFIG_DEFAULTS.rateLimit),
+    burstLimit: burstLimit.default(CONFIG_DEFAULTS.burstLimit),
+  }, THROTTLE_EXAMPLE).prefault({}).describe('API Gateway stage throttling (the default route).'),
   routeThrottles: section({
     verify: routeThrottle('`POST /verify`'),
     tokenReview: routeThrottle('TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`)'),
     auth: routeThrottle('forward-auth (`ANY /auth`, `ANY /auth/{proxy+}`)'),
-  }, 'write {"verify": {"rateLimit": 50, "burstLimit": 100}}').optional().meta({
-    description: 'Per-route throttles, each `{rateLimit, burstLimit}` (both required). When absent: every route uses `throttle`.',
-  }),
-  clockSkewSeconds: wholeNumber({ min: 0, max: 300, fix: 'give whole seconds between 0 and 300' }).default(CONFIG_DEFAULTS.clockSkewSeconds).meta({ description: 'Clock skew allowed on `exp`, `nbf` and `iat` (0 to 300 seconds).' }),
-  maxTokenLifetimeSeconds: wholeNumber({ min: 600, max: 31622400, fix: 'give whole seconds between 600 (kube\'s minimum token lifetime) and 31622400 (366 days), or remove it' }).optional().meta({
-    description: 'Refuse tokens whose `exp - iat` is longer (600 to 31622400 seconds), for example one-year extended tokens. A warning is printed when it exceeds `rotation.gracePeriodSeconds`. When absent: no limit.',
-  }),
-  maxTokenBytes: wholeNumber({ min: 1024, max: 65536, fix: 'give bytes between 1024 and 65536' }).default(CONFIG_DEFAULTS.maxTokenBytes).meta({ description: 'Longest token accepted, in bytes (1024 to 65536).' }),
-  keysTtlSeconds: wholeNumber({ min: 1, max: 3600, fix: 'give whole seconds between 1 and 3600' }).default(CONFIG_DEFAULTS.keysTtlSeconds).meta({ description: 'How long the verifier caches the key set (1 to 3600 seconds).' }),
-  unknownKidCooldownSeconds: wholeNumber({
-    min: 30, max: 3600, fix: 'give whole seconds between 30 and 3600: a shorter cooldown lets a flood of random kids cause a key fetch per request',
-  }).default(CONFIG_DEFAULTS.unknownKidCooldownSeconds).meta({ description: 'At most one key refetch per this period for unknown kids (30 to 3600 seconds).' }),
-  staleWindowSeconds: wholeNumber({ min: 60, max: 86400, fix: 'give whole seconds between 60 and 86400' }).default(CONFIG_DEFAULTS.staleWindowSeconds).meta({
-    description: 'How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).',
-  }),
+  }, 'write {"verify": {"rateLimit": 50, "burstLimit": 100}}').optional().describe(
+    'Per-route throttles, each `{rateLimit, burstLimit}` (both required). When absent: every route uses `throttle`.'),
+  clockSkewSeconds: numberIn(0, 300, 'give whole seconds between 0 and 300').default(CONFIG_DEFAULTS.clockSkewSeconds)
+    .describe('Clock skew allowed on `exp`, `nbf` and `iat` (0 to 300 seconds).'),
+  maxTokenLifetimeSeconds: numberIn(600, 31622400, 'give whole seconds between 600 (kube\'s minimum token lifetime) and 31622400 (366 days), or remove it').optional().describe(
+    'Refuse tokens whose `exp - iat` is longer (600 to 31622400 seconds), for example one-year extended tokens. A warning is printed when it exceeds `rotation.gracePeriodSeconds`. When absent: no limit.'),
+  maxTokenBytes: numberIn(1024, 65536, 'give bytes between 1024 and 65536').default(CONFIG_DEFAULTS.maxTokenBytes).describe('Longest token accepted, in bytes (1024 to 65536).'),
+  keysTtlSeconds: numberIn(1, 3600, 'give whole seconds between 1 and 3600').default(CONFIG_DEFAULTS.keysTtlSeconds).describe('How long the verifier caches the key set (1 to 3600 seconds).'),
+  unknownKidCooldownSeconds: numberIn(30, 3600, 'give whole seconds between 30 and 3600: a shorter cooldown lets a flood of random kids cause a key fetch per request')
+    .default(CONFIG_DEFAULTS.unknownKidCooldownSeconds).describe('At most one key refetch per this period for unknown kids (30 to 3600 seconds).'),
+  staleWindowSeconds: numberIn(60, 86400, 'give whole seconds between 60 and 86400').default(CONFIG_DEFAULTS.staleWindowSeconds).describe(
+    'How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).'),
 };
 
 /** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
-function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: z.core.$RefinementCtx, prefix: string, noAudience?: readonly [string, string]): void {
+function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: Ctx, prefix: string, noAudience?: readonly [string, string]): void {
   const audiences = value.audiences ?? [];
   if (audiences.length === 0 && noAudience) report(ctx, ['audiences'], value.audiences, ...noAudience);
-  const seen = new Set<string>();
-  audiences.forEach((aud, i) => {
-    if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it');
-    if (seen.has(aud)) report(ctx, ['audiences', i], aud, 'is listed twice', 'remove the duplicate');
-    seen.add(aud);
-  });
+  audiences.forEach((aud, i) => { if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it'); });
+  reportRepeats(ctx, audiences, (aud) => aud, (i) => ['audiences', i]);
   value.defaultAudiences?.forEach((aud, i) => {
     if (!audiences.includes(aud)) report(ctx, ['defaultAudiences', i], aud, `is not in ${prefix}audiences`, `default audiences must be a subset of ${prefix}audiences`);
   });
@@ -559,21 +547,7 @@ function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettin
   }
 }
 
-/** Absent audiences are none; absent default audiences are all of them. */
-function withAudienceDefaults<T extends { audiences?: string[]; defaultAudiences?: string[] }>({ audiences, defaultAudiences, ...rest }: T) {
-  return { ...rest, audiences: audiences ?? [], defaultAudiences: defaultAudiences ?? audiences ?? [] };
-}
-
-const verifyApi = section({
-  enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
-  ...verifierSettings,
-}, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
-  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled
-    ? ['lists no audience while the Verify API is enabled', 'list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false']
-    : undefined))
-  .transform(withAudienceDefaults);
-
-function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
+function checkCallerAudiences(ctx: Ctx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
   if (!iamAuth) report(ctx, ['callerAudiences'], callers, `needs ${prefix}iamAuth: without IAM authorization the caller is unknown`, `set ${prefix}iamAuth to true, or remove callerAudiences`);
   for (const [arn, list] of Object.entries(callers)) {
     const at = ['callerAudiences', arn];
@@ -592,9 +566,23 @@ function checkCallerAudiences(ctx: z.core.$RefinementCtx, callers: Record<string
   }
 }
 
+/** Absent audiences are none; absent default audiences are all of them. */
+function withAudienceDefaults<T extends { audiences?: string[]; defaultAudiences?: string[] }>({ audiences, defaultAudiences, ...rest }: T) {
+  return { ...rest, audiences: audiences ?? [], defaultAudiences: defaultAudiences ?? audiences ?? [] };
+}
+
+const verifyApi = section({
+  enabled: flag(CONFIG_DEFAULTS.verifyApiEnabled, '`false` creates no API and no verifier Lambda.'),
+  ...verifierSettings,
+}, 'write {"enabled": true, "audiences": ["verify.example.com"]}')
+  .superRefine((value, ctx) => checkVerifierSettings(value, ctx, 'verifyApi.', value.enabled
+    ? ['lists no audience while the Verify API is enabled', 'list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false']
+    : undefined))
+  .transform(withAudienceDefaults);
+
 // ===== Cluster =====
 
-const providerAudiences = stringList(z.string(withFix('write it as a JSON string'))
+const providerAudiences = stringList(z.string()
   .min(1, rule('is empty', 'remove it'))
   .max(MAX_AUDIENCE_LENGTH, rule(`is longer than ${MAX_AUDIENCE_LENGTH} characters`, 'use a shorter client ID'))
   .refine((aud) => !(/^sts\.amazon\.com$/i.test(aud) || (/^sts\.amazonaws\.com$/i.test(aud) && aud !== STS_AUDIENCE)),
@@ -604,147 +592,87 @@ const providerAudiences = stringList(z.string(withFix('write it as a JSON string
     abort: true,
     error: (iss: RawIssue) => problemText(`has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} entries, more than IAM's ${MAX_PROVIDER_AUDIENCES}`, `keep at most ${MAX_PROVIDER_AUDIENCES} client IDs`),
   })
-  .superRefine((list, ctx) => {
-    list.forEach((aud, i) => { if (list.indexOf(aud) !== i) report(ctx, [i], aud, 'is listed twice', 'remove the duplicate'); });
-  });
+  .superRefine((list, ctx) => reportRepeats(ctx, list, (aud) => aud, (i) => [i]));
 
-const env = section({
-  account: z.string(withFix('write it as a JSON string')).regex(/^\d{12}$/, rule('is not a 12-digit AWS account id', 'give the account id, e.g. "123456789012"'))
-    .optional().meta({ description: 'The AWS account id of the stack. When absent: the account of the credentials at deploy time.' }),
-  region: z.string(withFix('write it as a JSON string')).regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'))
-    .optional().meta({ description: 'The AWS region of the stack. CloudFront access logs need the stack in us-east-1. When absent: the region of the credentials at deploy time.' }),
-}, 'write {"account": "123456789012", "region": "eu-west-1"} or remove env for an environment-agnostic stack');
-
-// ===== Federation in other accounts (issue 14) =====
+const env = (stack: string) => section({
+  account: accountId('123456789012').optional().describe('The AWS account id of the stack. When absent: the account of the credentials at deploy time.'),
+  region: regionName().optional().describe('The AWS region of the stack. CloudFront access logs need the stack in us-east-1. When absent: the region of the credentials at deploy time.'),
+}, 'write {"account": "123456789012", "region": "eu-west-1"} or remove env for an environment-agnostic stack')
+  .optional().describe(`Deployment environment of the ${stack}. When absent: an environment-agnostic stack.`);
 
 const federationAccount = section({
-  account: z.string(withFix('give the 12-digit account id that holds the roles, e.g. "222222222222"'))
-    .regex(/^\d{12}$/, rule('is not a 12-digit AWS account id', 'give the account id, e.g. "222222222222"'))
-    .meta({ description: 'The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.' }),
-  region: z.string(withFix('write it as a JSON string')).regex(AWS_REGION, rule('is not an AWS region name', 'give a region such as "eu-west-1"'))
-    .optional().meta({ description: 'Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.' }),
-  existingOidcProviderArn: z.string(withFix('write it as a JSON string'))
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, rule('is not an IAM OIDC provider ARN', 'give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as `aws iam list-open-id-connect-providers` shows in that account'))
-    .optional()
-    .meta({ description: 'The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.' }),
-  roleIds: stringList(z.string(withFix('write it as a JSON string')), 'list the ids of the serviceAccountRoles to create in this account')
+  account: accountId('222222222222', 'give the 12-digit account id that holds the roles, e.g. "222222222222"').describe(
+    'The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.'),
+  region: regionName().optional().describe(
+    'Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.'),
+  existingOidcProviderArn: providerArn(' in that account').optional().describe(
+    'The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.'),
+  roleIds: stringList(z.string(), 'list the ids of the serviceAccountRoles to create in this account')
     .min(1, withFix('list the ids of the serviceAccountRoles to create in this account, or remove the account'))
-    .meta({ description: 'Ids of the cluster\'s `serviceAccountRoles` created in this account instead of the cluster\'s own stack; each role goes to one account at most.' }),
+    .describe('Ids of the cluster\'s `serviceAccountRoles` created in this account instead of the cluster\'s own stack; each role goes to one account at most.'),
 }, 'write {"account": "222222222222", "roleIds": ["payments-api"]}')
-  .meta({ description: 'An AWS account that holds some of the cluster\'s roles.' });
+  .describe('An AWS account that holds some of the cluster\'s roles.');
 
-const federationAccounts = z.array(federationAccount, withFix('write it as a JSON array [...]'))
-  .superRefine((list, ctx) => {
-    const accounts = new Map<string, number>();
-    const roleAt = new Map<string, number>();
-    list.forEach((entry, i) => {
-      const first = accounts.get(entry.account);
-      if (first !== undefined) report(ctx, [i, 'account'], entry.account, `duplicates federationAccounts[${first}].account`, 'list each account once, with all of its roleIds');
-      else accounts.set(entry.account, i);
-      entry.roleIds.forEach((id, j) => {
-        const where = roleAt.get(id);
-        if (where !== undefined) {
-          report(ctx, [i, 'roleIds', j], id, where === i ? 'is listed twice' : `is already in federationAccounts[${where}].roleIds`, 'give each role one account: a role id names one role and one stack output');
-        } else {
-          roleAt.set(id, i);
-        }
-      });
-    });
-  });
+const federationAccounts = z.array(federationAccount).superRefine((list, ctx) => {
+  reportRepeats(ctx, list, (entry) => entry.account, (i) => [i, 'account'], (first) => `duplicates federationAccounts[${first}].account`, 'list each account once, with all of its roleIds');
+  const roleIds = list.flatMap((entry, i) => entry.roleIds.map((id, j) => ({ id, i, j })));
+  reportRepeats(ctx, roleIds, (at) => at.id, (n) => [roleIds[n].i, 'roleIds', roleIds[n].j],
+    (first, n) => (roleIds[first].i === roleIds[n].i ? 'is listed twice' : `is already in federationAccounts[${roleIds[first].i}].roleIds`),
+    'give each role one account: a role id names one role and one stack output');
+});
 
 /** One cluster as written in the file, with the defaults of the schema applied. */
 export const clusterSchema = section({
-  name: z.string(withFix('give the cluster a DNS-safe name such as "prod-eu"'))
-    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcCluster-<name>'))
-    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "prod-eu")'))
-    .meta({ description: 'DNS-safe name: lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 40 characters; unique in the file. The stack is `OidcCluster-<name>`.' }),
-  env: env.optional().meta({ description: 'Deployment environment of the cluster\'s stack; pin both for production. When absent: an environment-agnostic stack.' }),
-  issuer: issuer.optional().transform((value) => value ?? { kind: 'cloudFrontDefault' as const }).meta({
-    description: 'Where the issuer lives: a custom domain served by CloudFront (recommended: the issuer must never change under a running cluster). When absent: the distribution\'s own `https://dXXXX.cloudfront.net` domain, known after the first deployment and retained for good.',
-  }),
-  audiences: providerAudiences.default([...CONFIG_DEFAULTS.audiences]).meta({
-    description: 'Client IDs of the IAM OIDC provider: 1 to 100, each up to 255 characters, no duplicates. `sts.amazon.com` and other misspellings of `sts.amazonaws.com` are refused (STS answers "Incorrect token audience").',
-  }),
-  existingOidcProviderArn: z.string(withFix('write it as a JSON string'))
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, rule('is not an IAM OIDC provider ARN', 'give arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH], as `aws iam list-open-id-connect-providers` shows'))
-    .optional()
-    .meta({
-      description: 'Import an existing IAM OIDC provider (IAM allows one per URL). It must be the provider of this issuer (`arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]` equal to the issuer without `https://`); with the default domain a `*.cloudfront.net` provider. `audiences` are then not applied (a warning says so). When absent: a provider is created.',
-    }),
-  apiServerAudiences: stringList(z.string(withFix('write it as a JSON string'))
-    .min(1, rule('is empty', 'remove it or give the audience kube-apiserver accepts (--api-audiences)')))
-    .optional()
-    .meta({
-      description: 'Audiences kube-apiserver accepts (`--api-audiences`, which defaults to the issuer). Only used to refuse them as Verify API audiences. When absent: `[issuer URL]` with a custom domain, `[]` with the default domain (then any `https://*.cloudfront.net` Verify API audience is refused instead).',
-    }),
-  keySources: keySources.meta({ description: 'Every key source of the cluster (at least one); the published set is their union, plus retired keys inside their grace period.' }),
-  serviceAccountRoles: roles.default([]).meta({ description: 'IAM roles assumable by service accounts of the cluster (self-hosted IRSA).' }),
-  federationAccounts: federationAccounts.default([]).meta({
-    description: 'Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.',
-  }),
-  issuerSite: issuerSite.prefault({}).meta({ description: 'The issuer site: the documents bucket and its CloudFront distribution.' }),
-  rotation: rotation.prefault({}).meta({ description: 'Rotation policy of the published key set.' }),
-  sync: sync.prefault({}).meta({ description: 'Schedule and caching of the published documents.' }),
-  verifyApi: verifyApi.prefault({}).meta({ description: 'The token Verify API (TokenReview, `/verify`, forward auth).' }),
-  alarms: section({
-    emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
-      .default([])
-      .meta({ description: 'Each e-mail gets a subscription to the cluster\'s alarm topic (confirm it from the e-mail).' }),
-  }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where alarms go.' }),
+  name: dnsName('cluster', 'prod-eu', 'OidcCluster-<name>').describe(
+    'DNS-safe name: lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 40 characters; unique in the file. The stack is `OidcCluster-<name>`.'),
+  env: env('cluster\'s stack; pin both for production'),
+  issuer: issuer.optional().transform((value) => value ?? { kind: 'cloudFrontDefault' as const }).describe(
+    'Where the issuer lives: a custom domain served by CloudFront (recommended: the issuer must never change under a running cluster). When absent: the distribution\'s own `https://dXXXX.cloudfront.net` domain, known after the first deployment and retained for good.'),
+  audiences: providerAudiences.default([...CONFIG_DEFAULTS.audiences]).describe(
+    'Client IDs of the IAM OIDC provider: 1 to 100, each up to 255 characters, no duplicates. `sts.amazon.com` and other misspellings of `sts.amazonaws.com` are refused (STS answers "Incorrect token audience").'),
+  existingOidcProviderArn: providerArn().optional().describe(
+    'Import an existing IAM OIDC provider (IAM allows one per URL). It must be the provider of this issuer (`arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]` equal to the issuer without `https://`); with the default domain a `*.cloudfront.net` provider. `audiences` are then not applied (a warning says so). When absent: a provider is created.'),
+  apiServerAudiences: stringList(z.string().min(1, rule('is empty', 'remove it or give the audience kube-apiserver accepts (--api-audiences)'))).optional().describe(
+    'Audiences kube-apiserver accepts (`--api-audiences`, which defaults to the issuer). Only used to refuse them as Verify API audiences. When absent: `[issuer URL]` with a custom domain, `[]` with the default domain (then any `https://*.cloudfront.net` Verify API audience is refused instead).'),
+  keySources: keySources.describe('Every key source of the cluster (at least one); the published set is their union, plus retired keys inside their grace period.'),
+  serviceAccountRoles: roles.default([]).describe('IAM roles assumable by service accounts of the cluster (self-hosted IRSA).'),
+  federationAccounts: federationAccounts.default([]).describe(
+    'Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.'),
+  issuerSite: issuerSite.prefault({}).describe('The issuer site: the documents bucket and its CloudFront distribution.'),
+  rotation: rotation.prefault({}).describe('Rotation policy of the published key set.'),
+  sync: sync.prefault({}).describe('Schedule and caching of the published documents.'),
+  verifyApi: verifyApi.prefault({}).describe('The token Verify API (TokenReview, `/verify`, forward auth).'),
+  alarms: alarms('cluster'),
 }, 'write each cluster as {"name": "...", "keySources": {...}, ...}')
   .transform((cluster) => ({
     ...cluster,
     apiServerAudiences: cluster.apiServerAudiences ?? (cluster.issuer.kind === 'customDomain' ? [cluster.issuer.url] : []),
     serviceAccountRoles: cluster.serviceAccountRoles.map((r) => ({ ...r, audience: r.audience ?? cluster.audiences[0] })),
   }))
-  .meta({ description: 'One cluster: it becomes the stack `OidcCluster-<name>`.' });
+  .describe('One cluster: it becomes the stack `OidcCluster-<name>`.');
 
-// ===== Fleet verifiers (issue 14) =====
+// ===== Fleet verifiers =====
 
 const externalIssuer = section({
-  url: issuerUrl.meta({
-    description: 'The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.',
-    pattern: ISSUER_URL_PATTERN,
-    maxLength: MAX_ISSUER_URL_LENGTH,
-  }),
-  name: z.string(withFix('write it as a JSON string'))
-    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name'))
-    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "eks-prod")'))
-    .optional()
-    .meta({ description: 'The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.' }),
-  jwksUrl: z.string(withFix('write it as a JSON string'))
+  url: issuerUrl('The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.'),
+  name: dnsName('external issuer', 'eks-prod').optional().describe(
+    'The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.'),
+  jwksUrl: z.string()
     .regex(/^https:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/, rule('is not an https URL without query, fragment or user information', 'give e.g. "https://oidc.example.net/keys", or remove jwksUrl to use discovery'))
-    .optional()
-    .meta({ description: 'Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.' }),
+    .optional().describe('Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.'),
 }, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
-  .meta({ description: 'An issuer that is not a cluster of this file.' });
+  .describe('An issuer that is not a cluster of this file.');
 
-/**
- * An S3 bucket name (general purpose buckets): 3 to 63 characters, lowercase letters, digits, dots
- * and hyphens, starting and ending with a letter or digit, not shaped like an IP address, none of
- * the reserved prefixes and suffixes.
- */
-const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*(-s3alias|--ol-s3|--x-s3|--table-s3)$)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-// A plain strict object, not a section: a section's transform makes the union drop this
-// option's own problems (a bad bucket name) for its generic message. No `$comment` here.
-const TRUSTED_CLUSTER_EXAMPLE = 'write {"name": "prod-eu", "privateBucketName": "..."}';
-const trustedClusterObject = z.strictObject({
-  name: z.string(withFix('write it as a JSON string')).meta({ description: 'The cluster\'s `name` in this file.' }),
-  privateBucketName: z.string(withFix('write it as a JSON string'))
-    // Not aborting: the union then reports this problem rather than "neither a name nor an object".
-    .regex(BUCKET_NAME, { error: () => problemText('is not an S3 bucket name', 'give the cluster stack\'s PrivateBucketName output (3 to 63 lowercase letters, digits, dots and hyphens)') })
+/** A fleet's trusted cluster: its name, or its name and its private bucket in another account. */
+const trustedCluster = z.union([z.string(), strictSection({
+  name: z.string().describe('The cluster\'s `name` in this file.'),
+  // Not aborting: the union then reports this problem rather than "neither a name nor an object".
+  privateBucketName: z.string().regex(BUCKET_NAME, { error: () => problemText('is not an S3 bucket name', 'give the cluster stack\'s PrivateBucketName output (3 to 63 lowercase letters, digits, dots and hyphens)') })
     .meta({
       description: 'The cluster\'s private bucket (its stack\'s `PrivateBucketName` output), for a cluster in another account of the fleet\'s region: the fleet verifier reads its deny list, and the cluster stack grants that read to the fleet\'s role in its bucket policy. Only for clusters in another account of the same region.',
       pattern: BUCKET_NAME.source,
     }),
-}, {
-  error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, ['name', 'privateBucketName'])
-    : problemText(problemOf(iss), TRUSTED_CLUSTER_EXAMPLE)),
-});
-
-/** A fleet's trusted cluster: its name, or its name and its private bucket in another account. */
-const trustedCluster = z.union([z.string(), trustedClusterObject], {
+}, 'write {"name": "prod-eu", "privateBucketName": "..."}')], {
   error: (iss: RawIssue) => {
     const input = iss.input as { name?: unknown; privateBucketName?: unknown } | undefined;
     if (input && typeof input === 'object' && typeof input.name === 'string' && input.privateBucketName === undefined) {
@@ -752,71 +680,45 @@ const trustedCluster = z.union([z.string(), trustedClusterObject], {
     }
     return problemText('is neither a cluster name nor {"name", "privateBucketName"}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account');
   },
-}).meta({ description: 'A cluster name, or `{"name": ..., "privateBucketName": ...}`.' });
+}).transform((entry) => (typeof entry === 'string' ? { name: entry } : { name: entry.name, privateBucketName: entry.privateBucketName }))
+  .describe('A cluster name, or `{"name": ..., "privateBucketName": ...}`.');
 
-/** The name of a fleet's trusted cluster entry (a name, or an object with one). */
-export function trustedClusterName(entry: string | { readonly name: string }): string {
-  return typeof entry === 'string' ? entry : entry.name;
-}
-
-const fleetVerifier = section({
-  name: z.string(withFix('give the fleet verifier a DNS-safe name such as "fleet"'))
-    .max(MAX_CLUSTER_NAME_LENGTH, rule(`is longer than ${MAX_CLUSTER_NAME_LENGTH} characters`, 'use a shorter name: it becomes part of the stack name OidcFleet-<name>'))
-    .regex(DNS_LABEL, rule('is not DNS-safe', 'use lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. "fleet")'))
-    .meta({ description: 'DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.' }),
-  env: env.optional().meta({ description: 'Deployment environment of the fleet\'s stack. When absent: an environment-agnostic stack.' }),
-  clusters: z.array(trustedCluster, withFix('write it as a JSON array [...]')).default([]).meta({
-    description: 'Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).',
-  }),
-  externalIssuers: z.array(externalIssuer, withFix('write it as a JSON array [...]')).default([]).meta({
-    description: 'Other Kubernetes issuers whose tokens the fleet accepts, by URL.',
-  }),
+export const fleetVerifierSchema = section({
+  name: dnsName('fleet verifier', 'fleet', 'OidcFleet-<name>').describe('DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.'),
+  env: env('fleet\'s stack'),
+  clusters: z.array(trustedCluster).default([]).describe(
+    'Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).'),
+  externalIssuers: z.array(externalIssuer).default([]).describe('Other Kubernetes issuers whose tokens the fleet accepts, by URL.'),
   ...verifierSettings,
-  audiences: stringList(audienceItem, 'list the audiences callers may verify (e.g. ["verify.example.com"])')
-    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])'))
-    .meta({
-      description: 'Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.',
-    }),
-  alarms: section({
-    emails: stringList(z.string(withFix('write it as a JSON string')).regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"')))
-      .default([])
-      .meta({ description: 'Each e-mail gets a subscription to the fleet\'s alarm topic.' }),
-  }, 'write {"emails": ["oncall@example.com"]}').prefault({}).meta({ description: 'Where the fleet\'s alarms go.' }),
+  audiences: stringList(z.string(), 'list the audiences callers may verify (e.g. ["verify.example.com"])')
+    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])')).describe(
+      'Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.'),
+  alarms: alarms('fleet'),
 }, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
   .superRefine((value, ctx) => {
     checkVerifierSettings(value, ctx, '');
     if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
       report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
     }
-    const names = value.clusters.map(trustedClusterName);
-    names.forEach((name, i) => {
-      if (names.indexOf(name) !== i) report(ctx, ['clusters', i], value.clusters[i], 'is listed twice', 'remove the duplicate');
-    });
-    value.externalIssuers.forEach((issuer, i) => {
-      if (value.externalIssuers.findIndex((other) => other.url === issuer.url) !== i) report(ctx, ['externalIssuers', i, 'url'], issuer.url, 'is listed twice', 'remove the duplicate');
-      if (issuer.name !== undefined && value.externalIssuers.findIndex((other) => other.name === issuer.name) !== i) {
-        report(ctx, ['externalIssuers', i, 'name'], issuer.name, 'is used twice', 'give every external issuer a distinct name');
-      }
-    });
+    reportRepeats(ctx, value.clusters, (entry) => entry.name, (i) => ['clusters', i]);
+    reportRepeats(ctx, value.externalIssuers, (issuer) => issuer.url, (i) => ['externalIssuers', i, 'url']);
+    reportRepeats(ctx, value.externalIssuers, (issuer) => issuer.name, (i) => ['externalIssuers', i, 'name'], () => 'is used twice', 'give every external issuer a distinct name');
   })
   .transform(withAudienceDefaults)
-  .meta({ description: 'A Verify API that accepts tokens of several issuers: clusters of this file and external issuers.' });
+  .describe('A Verify API that accepts tokens of several issuers: clusters of this file and external issuers.');
 
-/** One fleet verifier as written in the file, with the defaults of the schema applied. */
-export const fleetVerifierSchema = fleetVerifier;
 /** One fleet verifier as parsed by the schema. */
-export type FleetShape = z.output<typeof fleetVerifier>;
+export type FleetShape = z.output<typeof fleetVerifierSchema>;
+/** One cluster as parsed by the schema: every static and derived default applied, key entries not yet read. */
+export type ClusterShape = z.output<typeof clusterSchema>;
 
 /** The whole file. */
 export const configFileSchema = z.strictObject({
-  $schema: z.string().optional().meta({ description: 'The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.' }),
+  $schema: z.string().optional().describe('The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.'),
   $comment: comment,
-  clusters: z.array(clusterSchema, withFix('write it as a JSON array [...]'))
-    .min(1, withFix('declare at least one cluster'))
-    .meta({ description: 'The clusters of this deployment; each becomes one stack.' }),
-  fleetVerifiers: z.array(fleetVerifier, withFix('write it as a JSON array [...]')).default([]).meta({
-    description: 'Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.',
-  }),
+  clusters: z.array(clusterSchema).min(1, withFix('declare at least one cluster')).describe('The clusters of this deployment; each becomes one stack.'),
+  fleetVerifiers: z.array(fleetVerifierSchema).default([]).describe(
+    'Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.'),
 }, {
   error: (iss: RawIssue) => (iss.code === 'unrecognized_keys'
     ? unknownFields(iss.keys, ['clusters', 'fleetVerifiers', '$schema'])
@@ -825,9 +727,6 @@ export const configFileSchema = z.strictObject({
   title: 'kube-oidc-aws cluster configuration',
   description: 'The clusters that get an OIDC identity on AWS (config/clusters.json). See docs/configuration.md.',
 });
-
-/** One cluster as parsed by the schema: every static and derived default applied, key entries not yet read. */
-export type ClusterShape = z.output<typeof clusterSchema>;
 
 /**
  * The JSON Schema of the configuration file (draft-07, what editors support best), generated from

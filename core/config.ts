@@ -17,9 +17,9 @@ import type { z } from 'zod';
 import { buildJwks } from './documents';
 import type { JwksDocument } from './documents';
 import type { PublicJwk } from './keys';
-import { checkClusterRules, checkFleetRules, duplicateClusterNames, duplicateFleetNames } from './config-rules';
-import type { RuleProblem, ValidateConfigOptions } from './config-rules';
-import { clusterSchema, configFileSchema, fleetVerifierSchema } from './config-schema';
+import { checkClusterRules, checkFleetRules, duplicateNames } from './config-rules';
+import type { RuleResult, ValidateConfigOptions } from './config-rules';
+import { clusterSchema, configFileSchema, defaultMessage, fleetVerifierSchema } from './config-schema';
 import type { ClusterShape, FleetShape } from './config-schema';
 
 export {
@@ -37,68 +37,34 @@ export const FLEET_STACK_ID_PREFIX = 'OidcFleet-';
 // ===== Types, inferred from the schema =====
 
 /** `T` with every property and array read-only, all the way down (a type only: nothing is frozen). */
-export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
   : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
-type ResolvedCluster = Omit<ClusterShape, 'keySources'> & {
-  /** `OidcCluster-<name>`. */
+/** What validation adds to an entry of the file. */
+interface Resolved {
+  /** `OidcCluster-<name>` or `OidcFleet-<name>`. */
   stackId: string;
-  keySources: Omit<ClusterShape['keySources'], 'configKeys'>;
   /** Non-fatal findings (for example a private key given where a public one suffices). */
   warnings: string[];
-};
+}
 
 /** One cluster, validated, with every default filled in. */
-export type ClusterConfig = DeepReadonly<ResolvedCluster> & {
-  readonly keySources: KeySourcesConfig;
-};
-/** Where the issuer lives: a custom domain, or the CloudFront distribution's own domain. */
-export type IssuerConfig = DeepReadonly<ClusterShape['issuer']>;
-/** The issuer is the CloudFront distribution's own domain, known only once it is deployed. */
-export type CloudFrontDefaultIssuer = Extract<IssuerConfig, { kind: 'cloudFrontDefault' }>;
-/** The issuer is a custom domain served by CloudFront, with its DNS in Route 53. */
-export type CustomDomainIssuer = Extract<IssuerConfig, { kind: 'customDomain' }>;
-/** Every key source of a cluster; the published set is their union. */
-export type KeySourcesConfig = DeepReadonly<Omit<ClusterShape['keySources'], 'configKeys'>> & {
-  /** Public keys given in the config, converted at synth time (private input keeps its public half only). */
-  readonly configKeys: readonly PublicJwk[];
-};
-/** Keys uploaded by operators under the private bucket's `keys/` prefix. */
-export type UploadKeySource = DeepReadonly<ClusterShape['keySources']['upload']>;
-/** The cluster's own JWKS endpoint. */
-export type ClusterJwksSource = DeepReadonly<NonNullable<ClusterShape['keySources']['clusterJwks']>>;
-/** Lambda placement in a VPC, for a cluster endpoint only reachable from there. */
-export type VpcPlacementConfig = NonNullable<ClusterJwksSource['vpc']>;
-/** One IAM role assumable by service accounts of the cluster (self-hosted IRSA). */
-export type ServiceAccountRoleConfig = DeepReadonly<ClusterShape['serviceAccountRoles'][number]>;
-/** Rotation policy of the published key set. */
-export type RotationConfig = DeepReadonly<ClusterShape['rotation']>;
-/** Schedule and caching of the published documents. */
-export type SyncConfig = DeepReadonly<ClusterShape['sync']>;
-/** The issuer site: who else may write the documents, and how long CloudFront caches errors. */
-export type IssuerSiteConfig = DeepReadonly<ClusterShape['issuerSite']>;
-/** The token Verify API. */
-export type VerifyApiConfig = DeepReadonly<ClusterShape['verifyApi']>;
-/** API Gateway throttling of a stage or a route. */
-export type ThrottleConfig = VerifyApiConfig['throttle'];
-/** Per-route throttles of the Verify API. */
-export type RouteThrottlesConfig = NonNullable<VerifyApiConfig['routeThrottles']>;
-/** Where alarms go. */
-export type AlarmsConfig = DeepReadonly<ClusterShape['alarms']>;
-/** Optional deployment environment of a cluster's stack. */
-export type EnvConfig = NonNullable<DeepReadonly<ClusterShape['env']>>;
-/** An AWS account that holds some of a cluster's roles, with its own IAM OIDC provider for the issuer. */
-export type FederationAccountConfig = DeepReadonly<ClusterShape['federationAccounts'][number]>;
-
-/** A Verify API trusting several issuers: clusters of the file (by name) and external issuers. */
-export type FleetVerifierConfig = DeepReadonly<FleetShape & {
-  /** `OidcFleet-<name>`. */
-  stackId: string;
-  /** Non-fatal findings. */
-  warnings: string[];
+export type ClusterConfig = DeepReadonly<Omit<ClusterShape, 'keySources'> & Resolved & {
+  keySources: Omit<ClusterShape['keySources'], 'configKeys'> & {
+    /** Public keys given in the config, converted at synth time (private input keeps its public half only). */
+    configKeys: PublicJwk[];
+  };
 }>;
-/** An issuer a fleet trusts that is not a cluster of the file (for example an EKS cluster). */
-export type ExternalIssuerConfig = FleetVerifierConfig['externalIssuers'][number];
+/** The cluster's own JWKS endpoint. */
+export type ClusterJwksSource = NonNullable<ClusterConfig['keySources']['clusterJwks']>;
+/** One IAM role assumable by service accounts of the cluster (self-hosted IRSA). */
+export type ServiceAccountRoleConfig = ClusterConfig['serviceAccountRoles'][number];
+/** An AWS account that holds some of a cluster's roles, with its own IAM OIDC provider for the issuer. */
+export type FederationAccountConfig = ClusterConfig['federationAccounts'][number];
+/** Optional deployment environment of a stack. */
+export type EnvConfig = NonNullable<ClusterConfig['env']>;
+/** A Verify API trusting several issuers: clusters of the file (by name) and external issuers. */
+export type FleetVerifierConfig = DeepReadonly<FleetShape & Resolved>;
 
 /** The whole configuration file, validated. */
 export interface ConfigFile {
@@ -148,7 +114,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
  * @throws ConfigValidationError listing every problem at once
  */
 export function validateConfigFile(raw: unknown, options: ValidateConfigOptions = {}): ConfigFile {
-  const parsed = configFileSchema.safeParse(raw);
+  const parsed = configFileSchema.safeParse(raw, { error: defaultMessage });
   const rawClusters = listAt(raw, 'clusters');
   const rawFleets = listAt(raw, 'fleetVerifiers');
   const labels = { clusters: entryLabels(rawClusters, 'cluster', 'clusters'), fleetVerifiers: entryLabels(rawFleets, 'fleet', 'fleetVerifiers') };
@@ -163,40 +129,37 @@ export function validateConfigFile(raw: unknown, options: ValidateConfigOptions 
     for (const text of issueLines(issue, raw, label)) add(entry?.key ?? 'config', text);
   }
 
-  const shapes = new Map<string, ClusterShape>();
-  const clusters: ClusterConfig[] = [];
-  rawClusters.forEach((rawCluster, index) => {
-    const key = `clusters.${index}`;
-    if (shapeFailed.has(key)) return;
-    const shape = parsed.success ? parsed.data.clusters[index] : clusterSchema.safeParse(rawCluster).data;
-    if (!shape) return;
-    shapes.set(shape.name, shape);
-    const label = labels.clusters[index];
-    const result = checkClusterRules(shape, rawCluster as Record<string, unknown>, label, options);
-    for (const problem of result.problems) add(key, ruleLine(problem, raw, ['clusters', index], label));
-    const { keySources, ...rest } = shape;
-    clusters.push({ ...rest, stackId: stackIdFor(shape.name), keySources: { ...keySources, configKeys: result.configKeys }, warnings: result.warnings });
-  });
+  /** Runs `check` on each entry of a list whose shape is valid (parsed alone when another entry is not). */
+  function checkEach<S>(list: EntryList, schema: z.ZodType<S>, check: (shape: S, rawEntry: unknown, label: string) => RuleResult) {
+    return listAt(raw, list).flatMap((rawEntry, index) => {
+      const key = `${list}.${index}`;
+      const shape = shapeFailed.has(key) ? undefined
+        : parsed.success ? parsed.data[list][index] as S : schema.safeParse(rawEntry, { error: defaultMessage }).data;
+      if (shape === undefined) return [];
+      const label = labels[list][index];
+      const result = check(shape, rawEntry, label);
+      for (const { path, problem, fix } of result.problems) add(key, line(label, [list, index, ...path], raw, `${problem}. Fix: ${fix}`));
+      return [{ shape, result }];
+    });
+  }
 
+  const shapes = new Map<string, ClusterShape>();
+  const clusters = checkEach('clusters', clusterSchema, (shape, rawCluster, label) => {
+    shapes.set(shape.name, shape);
+    return checkClusterRules(shape, rawCluster as Record<string, unknown>, label, options);
+  }).map(({ shape: { keySources, ...rest }, result }) => ({
+    ...rest, stackId: stackIdFor(rest.name), keySources: { ...keySources, configKeys: result.configKeys }, warnings: result.warnings,
+  }));
   const clusterNames = rawClusters.flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [c.name] : []));
-  const fleetVerifiers: FleetVerifierConfig[] = [];
-  rawFleets.forEach((rawFleet, index) => {
-    const key = `fleetVerifiers.${index}`;
-    if (shapeFailed.has(key)) return;
-    const shape = parsed.success ? parsed.data.fleetVerifiers[index] : fleetVerifierSchema.safeParse(rawFleet).data;
-    if (!shape) return;
-    const label = labels.fleetVerifiers[index];
-    const result = checkFleetRules(shape, { clusterNames, clusters: shapes }, label);
-    for (const problem of result.problems) add(key, ruleLine(problem, raw, ['fleetVerifiers', index], label));
-    fleetVerifiers.push({ ...shape, stackId: `${FLEET_STACK_ID_PREFIX}${shape.name}`, warnings: result.warnings });
-  });
+  const fleetVerifiers = checkEach('fleetVerifiers', fleetVerifierSchema, (shape, _raw, label) => checkFleetRules(shape, { clusterNames, clusters: shapes }, label))
+    .map(({ shape, result }) => ({ ...shape, stackId: `${FLEET_STACK_ID_PREFIX}${shape.name}`, warnings: result.warnings }));
 
   const problems = [
     ...(byEntry.get('config') ?? []),
     ...rawClusters.flatMap((_, index) => byEntry.get(`clusters.${index}`) ?? []),
-    ...duplicateClusterNames(rawClusters),
+    ...duplicateNames(rawClusters, 'cluster', 'clusters', 'OidcCluster-<name>'),
     ...rawFleets.flatMap((_, index) => byEntry.get(`fleetVerifiers.${index}`) ?? []),
-    ...duplicateFleetNames(rawFleets),
+    ...duplicateNames(rawFleets, 'fleet', 'fleetVerifiers', 'OidcFleet-<name>'),
   ];
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return { clusters, fleetVerifiers };
@@ -234,9 +197,6 @@ function issueLines(issue: z.core.$ZodIssue, raw: unknown, label: string): strin
   return [line(label, issue.path, raw, issue.message)];
 }
 
-function ruleLine(problem: RuleProblem, raw: unknown, clusterPath: Path, label: string): string {
-  return line(label, [...clusterPath, ...problem.path], raw, `${problem.problem}. Fix: ${problem.fix}`);
-}
 
 /** `<cluster>, <path> = <value as written>: <problem>. Fix: <fix>.` */
 function line(label: string, fullPath: Path, raw: unknown, message: string): string {

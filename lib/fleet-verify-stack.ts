@@ -187,7 +187,7 @@ export function fleetVerifierFromConfig(fleet: ConfiguredFleetVerifier): FleetVe
   return {
     name: fleet.name,
     ...(fleet.env ? { env: fleet.env } : {}),
-    trustClusters: fleet.clusters.map((entry) => (typeof entry === 'string' ? entry : { name: entry.name, privateBucketName: entry.privateBucketName })),
+    trustClusters: fleet.clusters,
     externalIssuers: fleet.externalIssuers.map((external) => ({
       issuer: external.url,
       ...(external.name !== undefined ? { name: external.name } : {}),

@@ -88,7 +88,7 @@ describe('a multi-account configuration', () => {
       name: 'fleet',
       stackId: 'OidcFleet-fleet',
       env: { account: '111111111111', region: 'eu-west-1' },
-      clusters: ['prod-eu', 'prod-us'],
+      clusters: [{ name: 'prod-eu' }, { name: 'prod-us' }],
       externalIssuers: [{ url: EKS_ISSUER, name: 'eks-prod' }],
       audiences: ['verify.example.com'],
       defaultAudiences: ['verify.example.com'],
@@ -217,8 +217,8 @@ describe('fleet verifiers: the audience boundary across trusted issuers', () => 
 
   test('a token lifetime beyond a trusted cluster\'s grace period is a warning', () => {
     expect(validateConfigFile(withFleet({ maxTokenLifetimeSeconds: 172800 })).fleetVerifiers[0].warnings).toEqual([
-      'fleet "fleet": maxTokenLifetimeSeconds (172800) exceeds rotation.gracePeriodSeconds (86400) of cluster "prod-eu": its tokens signed by a rotated-out key stop verifying before they expire.',
-      'fleet "fleet": maxTokenLifetimeSeconds (172800) exceeds rotation.gracePeriodSeconds (86400) of cluster "prod-us": its tokens signed by a rotated-out key stop verifying before they expire.',
+      'fleet "fleet": maxTokenLifetimeSeconds (172800) exceeds rotation.gracePeriodSeconds (86400) of cluster "prod-eu": tokens signed by a rotated-out key stop verifying before they expire; raise the grace period to cover the longest token lifetime.',
+      'fleet "fleet": maxTokenLifetimeSeconds (172800) exceeds rotation.gracePeriodSeconds (86400) of cluster "prod-us": tokens signed by a rotated-out key stop verifying before they expire; raise the grace period to cover the longest token lifetime.',
     ]);
   });
 });
@@ -297,9 +297,9 @@ describe('fleet verifiers: a cluster in another account, with its deny list', ()
     return config;
   }
 
-  test('a clusters entry may be {name, privateBucketName}: kept as written, and valid for the JSON Schema', () => {
+  test('a clusters entry may be {name, privateBucketName}: every entry is read as an object, and both forms are valid for the JSON Schema', () => {
     const [fleet] = validateConfigFile(crossAccount()).fleetVerifiers;
-    expect(fleet.clusters).toEqual(['prod-eu', { name: 'prod-us', privateBucketName: BUCKET }]);
+    expect(fleet.clusters).toEqual([{ name: 'prod-eu' }, { name: 'prod-us', privateBucketName: BUCKET }]);
     expect(fleet.warnings).toEqual([]);
     const validate = new Ajv({ allErrors: true, strictRequired: false }).compile(SCHEMA);
     expect(validate(crossAccount())).toBe(true);

@@ -367,7 +367,7 @@ describe('validateConfig: key sources', () => {
   });
 
   test('writers are exact ARNs, never wildcards', () => {
-    expectOnly((c) => { c.keySources = { upload: { enabled: true, writerArns: ['arn:aws:iam::123456789012:role/*'] } }; }, 'cluster "prod", keySources.upload.writerArns[0] = "arn:aws:iam::123456789012:role/*": contains a wildcard. Fix: name each writer by its exact role or user ARN: whoever can write a key can mint tokens for every role.');
+    expectOnly((c) => { c.keySources = { upload: { enabled: true, writerArns: ['arn:aws:iam::123456789012:role/*'] } }; }, 'cluster "prod", keySources.upload.writerArns[0] = "arn:aws:iam::123456789012:role/*": contains a wildcard. Fix: name each principal by its exact role or user ARN: whoever can write a key can mint tokens for every role.');
   });
 
   test('writers are IAM principal ARNs', () => {
@@ -541,7 +541,7 @@ describe('validateConfig: rotation and sync', () => {
 
 describe('validateConfig: Verify API', () => {
   const verify = (change: Json) => (c: Json) => { c.verifyApi = { audiences: ['verify.prod.example.com'], ...change }; };
-  const sharedFix = 'Fix: use an audience dedicated to the Verify API in the pod\'s projected token (e.g. "verify.example.com"), or set verifyApi.allowSharedAudiences to true to accept the risk.';
+  const sharedFix = 'Fix: use an audience dedicated to the Verify API in the pods\' projected tokens (e.g. "verify.example.com"), or set verifyApi.allowSharedAudiences to true to accept the risk.';
 
   test('an enabled API lists audiences', () => {
     expectOnly(verify({ audiences: [] }), 'cluster "prod", verifyApi.audiences = []: lists no audience while the Verify API is enabled. Fix: list the audiences callers may verify (e.g. ["verify.prod.example.com"]), or set verifyApi.enabled to false.');
