@@ -23,7 +23,7 @@ export function addConfigStacks(app: App, config: ConfigFile): ConfigStacks {
   const fleets = config.fleetVerifiers.map(fleetVerifierFromConfig);
   // Clusters read by a fleet of another account grant it their deny list; the fleets then refer
   // to the same-account clusters' buckets, so the cluster stacks come first.
-  const stacks = addClusterAndFederationStacks(app, config.clusters, (cluster) => cluster.federationAccounts, fleetDenyListReaders(fleets, config.clusters));
+  const stacks = addClusterAndFederationStacks(app, config.clusters, fleetDenyListReaders(fleets, config.clusters));
   const sites = new Map(stacks.clusterStacks.map((stack, i) => [config.clusters[i].name, stack.issuerSite]));
   const fleetStacks = addFleetVerifyStacks(app, fleets, config.clusters, sites);
   return { ...stacks, fleetStacks };

@@ -1,10 +1,9 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { App, StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { ConfigValidationError } from '../core/config';
 import type { ClusterConfig } from '../core/config';
 import { planFederationAccounts } from '../core/federation-accounts';
-import type { FederationAccountEntry, FederationAccountSpec } from '../core/federation-accounts';
+import type { FederationAccountSpec } from '../core/federation-accounts';
 import { roleArnOutputKey } from '../core/stack-outputs';
 import { ClusterOidcStack } from './cluster-oidc-stack';
 import { Federation, serviceAccountRolePropsFromConfig } from './constructs/federation';
@@ -68,36 +67,24 @@ export interface ClusterAndFederationStacks {
 }
 
 /**
- * Adds each cluster's stack and its federation stacks in other accounts to the app. A federation
- * stack depends on its cluster's stack: IAM fetches the issuer's certificate when it creates the
- * provider, so the issuer must be served first (`cdk deploy --all` keeps that order).
+ * Adds each cluster's stack and its federation stacks in other accounts (one per entry of its
+ * `federationAccounts`) to the app. A federation stack depends on its cluster's stack: IAM fetches
+ * the issuer's certificate when it creates the provider, so the issuer must be served first
+ * (`cdk deploy --all` keeps that order).
  *
- * @param federationAccountsOf the accounts holding roles of a cluster (default: its `federationAccounts`)
+ * @param clusters clusters returned by `validateConfig` / `validateConfigFile`, which check their `federationAccounts`
  * @param denyListReaders per cluster name, fleet verifier roles of other accounts that may read its deny list
- * @throws ConfigValidationError listing every problem of every cluster
  */
 export function addClusterAndFederationStacks(
   app: App,
   clusters: readonly ClusterConfig[],
-  federationAccountsOf: (cluster: ClusterConfig) => readonly FederationAccountEntry[] = (cluster) => cluster.federationAccounts,
   denyListReaders: ReadonlyMap<string, readonly string[]> = new Map(),
 ): ClusterAndFederationStacks {
-  const problems: string[] = [];
-  const plans = clusters.map((cluster) => {
-    try {
-      return planFederationAccounts(cluster, federationAccountsOf(cluster));
-    } catch (err) {
-      if (!(err instanceof ConfigValidationError)) throw err;
-      problems.push(...err.problems);
-      return undefined;
-    }
-  });
-  if (problems.length > 0) throw new ConfigValidationError(problems);
-
+  const plans = clusters.map(planFederationAccounts);
   const clusterStacks: ClusterOidcStack[] = [];
   const federationStacks: FederationAccountStack[] = [];
   clusters.forEach((cluster, index) => {
-    const plan = plans[index]!;
+    const plan = plans[index];
     const readers = denyListReaders.get(cluster.name) ?? [];
     const home = new ClusterOidcStack(app, cluster.stackId, {
       cluster,

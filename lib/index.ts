@@ -15,6 +15,6 @@ export * from './config-stacks';
 export * from './config-loader';
 export { LAMBDA_RUNTIME } from './private/node-function';
 export { ConfigValidationError, validateConfig, validateConfigFile, stackIdFor } from '../core/config';
-export type { ClusterConfig, ConfigFile } from '../core/config';
+export type { ClusterConfig, ConfigFile, FederationAccountConfig } from '../core/config';
 export { federationStackIdFor, planFederationAccounts } from '../core/federation-accounts';
-export type { ClusterFederationPlan, FederationAccountEntry, FederationAccountSpec } from '../core/federation-accounts';
+export type { ClusterFederationPlan, FederationAccountSpec } from '../core/federation-accounts';

@@ -11,9 +11,8 @@ import { dirname, join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse as parseYaml } from 'yaml';
 import { validateConfig } from '../../core/config';
-import type { ClusterConfig } from '../../core/config';
+import type { ClusterConfig, FederationAccountConfig } from '../../core/config';
 import { federationStackIdFor, planFederationAccounts } from '../../core/federation-accounts';
-import type { FederationAccountEntry } from '../../core/federation-accounts';
 import { trustPolicyDocument } from '../../core/trust-policy';
 import { FederationAccountStack } from '../../lib/federation-account-stack';
 import { testApp } from '../infra/support/synth';
@@ -23,18 +22,19 @@ import { bashSyntaxError, requireTool, runCliInProcess } from './support/run';
 
 type Json = Record<string, unknown>;
 
+const documentedEntries = (): FederationAccountConfig[] => (JSON.parse(docBlock('guide-accounts-config').text) as { federationAccounts: FederationAccountConfig[] }).federationAccounts;
+
+/** The example's prod-eu with the documented federationAccounts, validated as the app validates it. */
 function prodEu(): ClusterConfig {
   const raw = exampleConfig().clusters.find((c) => c.name === 'prod-eu');
-  const [cluster] = validateConfig({ clusters: [raw] }, { readKeyFile: (file) => projectFile(join(dirname(DOCS_EXAMPLE_CONFIG), file)) });
+  const [cluster] = validateConfig({ clusters: [{ ...raw, federationAccounts: documentedEntries() }] }, { readKeyFile: (file) => projectFile(join(dirname(DOCS_EXAMPLE_CONFIG), file)) });
   return cluster;
 }
-
-const documentedEntries = (): FederationAccountEntry[] => (JSON.parse(docBlock('guide-accounts-config').text) as { federationAccounts: FederationAccountEntry[] }).federationAccounts;
 
 describe('guide: roles in other AWS accounts', () => {
   test('guide-accounts-config is a plan the app accepts for prod-eu, moving its roles out of the home stack', () => {
     const cluster = prodEu();
-    const plan = planFederationAccounts(cluster, documentedEntries());
+    const plan = planFederationAccounts(cluster);
     expect(plan.accounts.map((a) => [a.stackId, a.region, a.roles.map((r) => r.id), a.existingOidcProviderArn])).toEqual([
       ['OidcFederation-prod-eu-333333333333', cluster.env?.region, ['payments-api'], undefined],
       ['OidcFederation-prod-eu-444444444444', 'eu-central-1', ['monitoring'], 'arn:aws:iam::444444444444:oidc-provider/oidc.example.com/prod-eu'],
@@ -47,7 +47,7 @@ describe('guide: roles in other AWS accounts', () => {
     const script = docBlock('guide-accounts-bootstrap').text;
     expect(bashSyntaxError(script)).toBe('');
     const cluster = prodEu();
-    const plan = planFederationAccounts(cluster, documentedEntries());
+    const plan = planFederationAccounts(cluster);
     const commands = shellCommands(script).map(shellWords);
     expect(commands.map((words) => words.slice(0, 3))).toEqual(plan.accounts.map(() => ['npx', 'cdk', 'bootstrap']));
     commands.forEach((words, i) => {
@@ -85,7 +85,7 @@ describe('guide: roles in other AWS accounts', () => {
     const resources = Object.values(documented.Resources);
     expect(resources).toHaveLength(1);
     const cluster = prodEu();
-    const [spec] = planFederationAccounts(cluster, [{ account: '333333333333', roleIds: [] }]).accounts;
+    const [spec] = planFederationAccounts(cluster).accounts;
     const { stackId, ...props } = spec;
     const synthesized = Object.values(Template.fromStack(new FederationAccountStack(testApp(), stackId, props)).findResources('AWS::IAM::OIDCProvider')) as Json[];
     expect(synthesized).toHaveLength(1);
