@@ -168,19 +168,10 @@ function editDistance(a: string, b: string): number {
 const comment = z.string().optional().describe('A free-text comment, ignored by validation. When absent: none.');
 
 /**
- * A JSON object with exactly these fields (and `$comment`, allowed everywhere and dropped).
+ * A JSON object with exactly these fields (and `$comment`, allowed everywhere and ignored).
  * `example` is the fix shown when the value is not an object, `missingFix` when a required one is absent.
  */
 function section<S extends z.ZodRawShape>(shape: S, example: string, missingFix = example) {
-  return strictSection(shape, example, missingFix).transform((value) => {
-    const { $comment, ...rest } = value as typeof value & { $comment?: string };
-    void $comment;
-    return rest;
-  });
-}
-
-/** A `section` that keeps `$comment` in its output: a union reports its options' own problems only when they do not transform. */
-function strictSection<S extends z.ZodRawShape>(shape: S, example: string, missingFix = example) {
   const known = Object.keys(shape);
   return z.strictObject({ ...shape, $comment: comment }, {
     error: (iss: RawIssue) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.keys, known)
@@ -233,7 +224,7 @@ const alarms = (owner: string) => section({
  * The problems of an issuer URL, each `[problem, fix]`: IAM, STS and every verifier compare the
  * issuer byte for byte, so only one spelling of a URL is accepted.
  */
-export function issuerUrlProblems(url: string): [string, string][] {
+function issuerUrlProblems(url: string): [string, string][] {
   const problems: [string, string][] = [];
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   if (!scheme) return [['is not an absolute URL', 'give the issuer as https://HOST[/PATH], e.g. "https://oidc.example.com"']];
@@ -292,6 +283,7 @@ const issuer = section({
     .describe('An ACM certificate **in us-east-1** (CloudFront only uses those) covering the issuer host. The distribution then requires TLS 1.2 (`TLSv1.2_2021`, SNI).'),
 }, 'write {"url": "https://oidc.example.com", "hostedZoneId": "Z...", "hostedZoneName": "example.com", "certificateArn": "arn:aws:acm:us-east-1:..."}, or remove issuer to use the CloudFront default domain')
   .superRefine((value, ctx) => {
+    if (issuerUrlProblems(value.url).length > 0) return;
     const host = value.url.replace(/^https:\/\//, '').replace(/\/.*$/, '');
     const zone = value.hostedZoneName.replace(/\.$/, '').toLowerCase();
     if (host !== zone && !host.endsWith(`.${zone}`)) {
@@ -304,8 +296,7 @@ const issuer = section({
 
 const upload = section({
   enabled: flag(true, 'The sync reads public keys (PEM, JWK, JWKS) under `keys/` of the private bucket; an upload or a deletion there triggers a sync at once.'),
-  writerArns: principalArns('whoever can write a key can mint tokens for every role', 'arn:aws:iam::123456789012:role/KeyPublisher').describe(
-    'The only principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write `keys/` and the deny list `control/deny-list.json`: whoever can write a key can mint tokens for every role. Required (non-empty) when enabled.'),
+  writerArns: principalArns('whoever can write a key can mint tokens for every role', 'arn:aws:iam::123456789012:role/KeyPublisher').describe('The only principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write `keys/` and the deny list `control/deny-list.json`: whoever can write a key can mint tokens for every role. Required (non-empty) when enabled.'),
 }, 'write {"enabled": true, "writerArns": ["arn:aws:iam::123456789012:role/KeyPublisher"]}')
   .superRefine((value, ctx) => {
     if (value.enabled && value.writerArns.length === 0) {
@@ -370,8 +361,7 @@ const configKey = section({
   });
 
 const keySources = section({
-  configKeys: z.array(configKey).default([]).describe(
-    'Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).'),
+  configKeys: z.array(configKey).default([]).describe('Public keys given in the config, converted to a JWKS at synth time (kube-apiserver\'s key ids) and passed to the sync Lambda as `CONFIG_JWKS`. With `clusterJwks.caBundlePem` at most 3072 bytes of Lambda environment (about five RSA-2048 keys).'),
   upload: upload.default({ enabled: false, writerArns: [] }).describe('Keys uploaded by operators under the private bucket\'s `keys/` prefix. When given, `enabled` defaults to `true`.'),
   clusterJwks: clusterJwks.optional().describe('The cluster\'s own JWKS endpoint, read by the sync. When absent: not read.'),
 }, 'write {"configKeys": [{"file": "keys/sa.pub"}]} or another source',
@@ -428,12 +418,9 @@ const role = section({
     .regex(DNS_LABEL, rule('is not a Kubernetes namespace name', NAMESPACE_FIX))
     .max(63, rule('is not a Kubernetes namespace name', NAMESPACE_FIX))
     .describe('A Kubernetes namespace (DNS label). Never a wildcard.'),
-  serviceAccount: z.string().optional().describe(
-    'The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).'),
-  match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').describe(
-    '`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.'),
-  audience: z.string().optional().describe(
-    'The `aud` the token must carry (the projected volume\'s `audience`); one of the cluster\'s `audiences`. Always checked with `StringEquals`. When absent: the first of the cluster\'s `audiences`.'),
+  serviceAccount: z.string().optional().describe('The service account name (with `match: "namePrefix"`, the name prefix). Never a wildcard. Required unless `match` is `namespace`. When absent: every service account of the namespace (only with `match: "namespace"`).'),
+  match: z.enum(['exact', 'namespace', 'namePrefix'], withFix('use "exact" (one service account), "namespace" (all of a namespace) or "namePrefix"')).default('exact').describe('`exact`: one service account (`StringEquals` on `sub`). `namespace`: every service account of the namespace (`StringLike` on `system:serviceaccount:NS:*`). `namePrefix`: names starting with `serviceAccount` (`StringLike` on `system:serviceaccount:NS:PREFIX*`). There is no way to trust a bare `*`.'),
+  audience: z.string().optional().describe('The `aud` the token must carry (the projected volume\'s `audience`); one of the cluster\'s `audiences`. Always checked with `StringEquals`. When absent: the first of the cluster\'s `audiences`.'),
   managedPolicyArns: stringList(z.string()
     .regex(MANAGED_POLICY_ARN, rule('is not an IAM managed policy ARN', 'give e.g. "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" or "arn:aws:iam::123456789012:policy/MyPolicy"')))
     .max(20, rule('has more than 20 policies (IAM\'s limit per role)', 'merge policies'))
@@ -466,8 +453,7 @@ const roles = z.array(role).superRefine((list, ctx) => reportRepeats(ctx, list, 
 
 const rotation = section({
   gracePeriodSeconds: numberIn(3600, 31622400, 'give seconds between 3600 (1 h, the default token lifetime) and 31622400 (366 days); it must cover the longest token lifetime the cluster issues')
-    .default(CONFIG_DEFAULTS.gracePeriodSeconds).describe(
-      'How long a key stays published after every source stopped listing it (3600 to 31622400). **It must cover the longest token lifetime the cluster issues**: 1 h by default for projected tokens, but one year for tokens requested with `expirationSeconds: 3607` when kube-apiserver runs with `--service-account-extend-token-expiration` (the default).'),
+    .default(CONFIG_DEFAULTS.gracePeriodSeconds).describe('How long a key stays published after every source stopped listing it (3600 to 31622400). **It must cover the longest token lifetime the cluster issues**: 1 h by default for projected tokens, but one year for tokens requested with `expirationSeconds: 3607` when kube-apiserver runs with `--service-account-extend-token-expiration` (the default).'),
   kidlessCompat: flag(CONFIG_DEFAULTS.kidlessCompat, 'Also publish each key with `kid: ""`, for tokens from clusters before Kubernetes 1.16 (STS treats a missing kid as `""`). Applies to the Verify API too.'),
 }, 'write {"gracePeriodSeconds": 86400, "kidlessCompat": false}');
 
@@ -476,15 +462,12 @@ const sync = section({
     .describe('Minutes between scheduled syncs (1 to 60). The sync also runs on uploads, deny-list changes and deployments.'),
   cacheMaxAgeSeconds: numberIn(0, 3600, 'give whole seconds between 0 and 3600 (default 300)', {
     tooBig: ['is more than 3600 seconds: verifiers and CloudFront would keep serving an old JWKS that long and refuse tokens signed by a new key', 'use at most 3600 (default 300)'],
-  }).default(CONFIG_DEFAULTS.cacheMaxAgeSeconds).describe(
-    'The documents\' `Cache-Control: max-age` (0 to 3600). More than an hour is refused: verifiers that honour it (and CloudFront) would keep an old JWKS that long and reject tokens signed by a new key.'),
+  }).default(CONFIG_DEFAULTS.cacheMaxAgeSeconds).describe('The documents\' `Cache-Control: max-age` (0 to 3600). More than an hour is refused: verifiers that honour it (and CloudFront) would keep an old JWKS that long and reject tokens signed by a new key.'),
 }, 'write {"scheduleMinutes": 5, "cacheMaxAgeSeconds": 300}');
 
 const issuerSite = section({
-  documentWriterArns: principalArns('whoever can write the documents can swap the published keys', 'arn:aws:iam::123456789012:role/BreakGlass').describe(
-    'Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.'),
-  errorCachingTtlSeconds: numberIn(0, 300, 'give whole seconds between 0 and 300').default(CONFIG_DEFAULTS.errorCachingTtlSeconds).describe(
-    'How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds). 0 by default: an error cached at an edge would keep failing AssumeRoleWithWebIdentity after the documents are back, and caching errors of two tiny documents saves nothing; raise it only to shield the origin during an outage.'),
+  documentWriterArns: principalArns('whoever can write the documents can swap the published keys', 'arn:aws:iam::123456789012:role/BreakGlass').describe('Break-glass principals (exact IAM role, user or account-root ARNs, no wildcards) allowed to write the documents bucket besides the sync Lambda; nobody else can.'),
+  errorCachingTtlSeconds: numberIn(0, 300, 'give whole seconds between 0 and 300').default(CONFIG_DEFAULTS.errorCachingTtlSeconds).describe('How long CloudFront caches a 403, 404 or 5xx answer of the origin (0 to 300 seconds). 0 by default: an error cached at an edge would keep failing AssumeRoleWithWebIdentity after the documents are back, and caching errors of two tiny documents saves nothing; raise it only to shield the origin during an outage.'),
 }, 'write {"documentWriterArns": [], "errorCachingTtlSeconds": 0}');
 
 // ===== Verify API =====
@@ -501,14 +484,12 @@ const routeThrottle = (route: string) => section({ rateLimit, burstLimit }, THRO
  * policy, caller bindings, throttles and the verifier's own limits.
  */
 const verifierSettings = {
-  audiences: stringList().optional().describe(
-    'Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.'),
+  audiences: stringList().optional().describe('Audiences callers may ask about; unique. Required (non-empty) when enabled. Never `sts.amazonaws.com`, one of the cluster\'s `audiences`, or an API-server audience (the issuer by default; with the default domain anything like `https://*.cloudfront.net`) unless `allowSharedAudiences`: a service accepting those could be handed any token meant for AWS or for the Kubernetes API. When absent: none.'),
   defaultAudiences: stringList().optional().describe('Audiences used when a request names none; a non-empty subset of `audiences`. When absent: all of `audiences`.'),
   allowSharedAudiences: flag(CONFIG_DEFAULTS.allowSharedAudiences, '`true` lifts the audience rule of `audiences`, knowingly.'),
   iamAuth: flag(CONFIG_DEFAULTS.iamAuth, 'Require SigV4 (IAM) signatures on every route (`$default` included); callers need `execute-api:Invoke` on the API.'),
   callerAudiences: z.record(z.string(), stringList(z.string(), 'list the audiences this caller may ask about'), withFix('write {"arn:aws:iam::123456789012:role/Billing": ["billing.example.com"]}'))
-    .optional().describe(
-      '`{"<role or user ARN>": ["aud", ...]}`: the audiences each caller may ask about. Needs `iamAuth`. Role ARNs without a path (sessions do not carry it); each audience must be in `audiences`. When absent: every caller may ask about every audience.'),
+    .optional().describe('`{"<role or user ARN>": ["aud", ...]}`: the audiences each caller may ask about. Needs `iamAuth`. Role ARNs without a path (sessions do not carry it); each audience must be in `audiences`. When absent: every caller may ask about every audience.'),
   throttle: section({
     rateLimit: rateLimit.default(CONFIG_DEFAULTS.rateLimit),
     burstLimit: burstLimit.default(CONFIG_DEFAULTS.burstLimit),
@@ -517,18 +498,15 @@ const verifierSettings = {
     verify: routeThrottle('`POST /verify`'),
     tokenReview: routeThrottle('TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`)'),
     auth: routeThrottle('forward-auth (`ANY /auth`, `ANY /auth/{proxy+}`)'),
-  }, 'write {"verify": {"rateLimit": 50, "burstLimit": 100}}').optional().describe(
-    'Per-route throttles, each `{rateLimit, burstLimit}` (both required). When absent: every route uses `throttle`.'),
+  }, 'write {"verify": {"rateLimit": 50, "burstLimit": 100}}').optional().describe('Per-route throttles, each `{rateLimit, burstLimit}` (both required). When absent: every route uses `throttle`.'),
   clockSkewSeconds: numberIn(0, 300, 'give whole seconds between 0 and 300').default(CONFIG_DEFAULTS.clockSkewSeconds)
     .describe('Clock skew allowed on `exp`, `nbf` and `iat` (0 to 300 seconds).'),
-  maxTokenLifetimeSeconds: numberIn(600, 31622400, 'give whole seconds between 600 (kube\'s minimum token lifetime) and 31622400 (366 days), or remove it').optional().describe(
-    'Refuse tokens whose `exp - iat` is longer (600 to 31622400 seconds), for example one-year extended tokens. A warning is printed when it exceeds `rotation.gracePeriodSeconds`. When absent: no limit.'),
+  maxTokenLifetimeSeconds: numberIn(600, 31622400, 'give whole seconds between 600 (kube\'s minimum token lifetime) and 31622400 (366 days), or remove it').optional().describe('Refuse tokens whose `exp - iat` is longer (600 to 31622400 seconds), for example one-year extended tokens. A warning is printed when it exceeds `rotation.gracePeriodSeconds`. When absent: no limit.'),
   maxTokenBytes: numberIn(1024, 65536, 'give bytes between 1024 and 65536').default(CONFIG_DEFAULTS.maxTokenBytes).describe('Longest token accepted, in bytes (1024 to 65536).'),
   keysTtlSeconds: numberIn(1, 3600, 'give whole seconds between 1 and 3600').default(CONFIG_DEFAULTS.keysTtlSeconds).describe('How long the verifier caches the key set (1 to 3600 seconds).'),
   unknownKidCooldownSeconds: numberIn(30, 3600, 'give whole seconds between 30 and 3600: a shorter cooldown lets a flood of random kids cause a key fetch per request')
     .default(CONFIG_DEFAULTS.unknownKidCooldownSeconds).describe('At most one key refetch per this period for unknown kids (30 to 3600 seconds).'),
-  staleWindowSeconds: numberIn(60, 86400, 'give whole seconds between 60 and 86400').default(CONFIG_DEFAULTS.staleWindowSeconds).describe(
-    'How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).'),
+  staleWindowSeconds: numberIn(60, 86400, 'give whole seconds between 60 and 86400').default(CONFIG_DEFAULTS.staleWindowSeconds).describe('How long a cached key set is used while the bucket is unreachable, then 503 (60 to 86400 seconds, at least `keysTtlSeconds`).'),
 };
 
 /** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
@@ -601,12 +579,9 @@ const env = (stack: string) => section({
   .optional().describe(`Deployment environment of the ${stack}. When absent: an environment-agnostic stack.`);
 
 const federationAccount = section({
-  account: accountId('222222222222', 'give the 12-digit account id that holds the roles, e.g. "222222222222"').describe(
-    'The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.'),
-  region: regionName().optional().describe(
-    'Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.'),
-  existingOidcProviderArn: providerArn(' in that account').optional().describe(
-    'The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.'),
+  account: accountId('222222222222', 'give the 12-digit account id that holds the roles, e.g. "222222222222"').describe('The AWS account that holds the roles. A federation stack `OidcFederation-<cluster>-<account>` creates the IAM OIDC provider for the cluster\'s issuer there (or imports one) and the roles.'),
+  region: regionName().optional().describe('Region of the federation stack (IAM is global; the stack still needs one to deploy). When absent: the cluster\'s `env.region`, else the region of the credentials at deploy time.'),
+  existingOidcProviderArn: providerArn(' in that account').optional().describe('The IAM OIDC provider of this issuer already registered in that account (IAM allows one per URL), imported instead of created. When absent: the federation stack creates it.'),
   roleIds: stringList(z.string(), 'list the ids of the serviceAccountRoles to create in this account')
     .min(1, withFix('list the ids of the serviceAccountRoles to create in this account, or remove the account'))
     .describe('Ids of the cluster\'s `serviceAccountRoles` created in this account instead of the cluster\'s own stack; each role goes to one account at most.'),
@@ -623,21 +598,15 @@ const federationAccounts = z.array(federationAccount).superRefine((list, ctx) =>
 
 /** One cluster as written in the file, with the defaults of the schema applied. */
 export const clusterSchema = section({
-  name: dnsName('cluster', 'prod-eu', 'OidcCluster-<name>').describe(
-    'DNS-safe name: lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 40 characters; unique in the file. The stack is `OidcCluster-<name>`.'),
+  name: dnsName('cluster', 'prod-eu', 'OidcCluster-<name>').describe('DNS-safe name: lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 40 characters; unique in the file. The stack is `OidcCluster-<name>`.'),
   env: env('cluster\'s stack; pin both for production'),
-  issuer: issuer.optional().transform((value) => value ?? { kind: 'cloudFrontDefault' as const }).describe(
-    'Where the issuer lives: a custom domain served by CloudFront (recommended: the issuer must never change under a running cluster). When absent: the distribution\'s own `https://dXXXX.cloudfront.net` domain, known after the first deployment and retained for good.'),
-  audiences: providerAudiences.default([...CONFIG_DEFAULTS.audiences]).describe(
-    'Client IDs of the IAM OIDC provider: 1 to 100, each up to 255 characters, no duplicates. `sts.amazon.com` and other misspellings of `sts.amazonaws.com` are refused (STS answers "Incorrect token audience").'),
-  existingOidcProviderArn: providerArn().optional().describe(
-    'Import an existing IAM OIDC provider (IAM allows one per URL). It must be the provider of this issuer (`arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]` equal to the issuer without `https://`); with the default domain a `*.cloudfront.net` provider. `audiences` are then not applied (a warning says so). When absent: a provider is created.'),
-  apiServerAudiences: stringList(z.string().min(1, rule('is empty', 'remove it or give the audience kube-apiserver accepts (--api-audiences)'))).optional().describe(
-    'Audiences kube-apiserver accepts (`--api-audiences`, which defaults to the issuer). Only used to refuse them as Verify API audiences. When absent: `[issuer URL]` with a custom domain, `[]` with the default domain (then any `https://*.cloudfront.net` Verify API audience is refused instead).'),
+  issuer: issuer.optional().transform((value) => value ?? { kind: 'cloudFrontDefault' as const }).describe('Where the issuer lives: a custom domain served by CloudFront (recommended: the issuer must never change under a running cluster). When absent: the distribution\'s own `https://dXXXX.cloudfront.net` domain, known after the first deployment and retained for good.'),
+  audiences: providerAudiences.default([...CONFIG_DEFAULTS.audiences]).describe('Client IDs of the IAM OIDC provider: 1 to 100, each up to 255 characters, no duplicates. `sts.amazon.com` and other misspellings of `sts.amazonaws.com` are refused (STS answers "Incorrect token audience").'),
+  existingOidcProviderArn: providerArn().optional().describe('Import an existing IAM OIDC provider (IAM allows one per URL). It must be the provider of this issuer (`arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]` equal to the issuer without `https://`); with the default domain a `*.cloudfront.net` provider. `audiences` are then not applied (a warning says so). When absent: a provider is created.'),
+  apiServerAudiences: stringList(z.string().min(1, rule('is empty', 'remove it or give the audience kube-apiserver accepts (--api-audiences)'))).optional().describe('Audiences kube-apiserver accepts (`--api-audiences`, which defaults to the issuer). Only used to refuse them as Verify API audiences. When absent: `[issuer URL]` with a custom domain, `[]` with the default domain (then any `https://*.cloudfront.net` Verify API audience is refused instead).'),
   keySources: keySources.describe('Every key source of the cluster (at least one); the published set is their union, plus retired keys inside their grace period.'),
   serviceAccountRoles: roles.default([]).describe('IAM roles assumable by service accounts of the cluster (self-hosted IRSA).'),
-  federationAccounts: federationAccounts.default([]).describe(
-    'Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.'),
+  federationAccounts: federationAccounts.default([]).describe('Other AWS accounts that hold some of the cluster\'s roles (an IAM role trusts web identities only through a provider in its own account). Needs a custom-domain issuer: those stacks need the issuer URL at synth time.'),
   issuerSite: issuerSite.prefault({}).describe('The issuer site: the documents bucket and its CloudFront distribution.'),
   rotation: rotation.prefault({}).describe('Rotation policy of the published key set.'),
   sync: sync.prefault({}).describe('Schedule and caching of the published documents.'),
@@ -655,44 +624,35 @@ export const clusterSchema = section({
 
 const externalIssuer = section({
   url: issuerUrl('The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.'),
-  name: dnsName('external issuer', 'eks-prod').optional().describe(
-    'The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.'),
+  name: dnsName('external issuer', 'eks-prod').optional().describe('The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.'),
   jwksUrl: z.string()
     .regex(/^https:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/, rule('is not an https URL without query, fragment or user information', 'give e.g. "https://oidc.example.net/keys", or remove jwksUrl to use discovery'))
     .optional().describe('Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.'),
 }, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
   .describe('An issuer that is not a cluster of this file.');
 
-/** A fleet's trusted cluster: its name, or its name and its private bucket in another account. */
-const trustedCluster = z.union([z.string(), strictSection({
+/** A fleet's trusted cluster: its name, or an object with its name and, in another account, its private bucket. */
+const trustedCluster = z.union([z.string(), section({
   name: z.string().describe('The cluster\'s `name` in this file.'),
   // Not aborting: the union then reports this problem rather than "neither a name nor an object".
   privateBucketName: z.string().regex(BUCKET_NAME, { error: () => problemText('is not an S3 bucket name', 'give the cluster stack\'s PrivateBucketName output (3 to 63 lowercase letters, digits, dots and hyphens)') })
-    .meta({
-      description: 'The cluster\'s private bucket (its stack\'s `PrivateBucketName` output), for a cluster in another account of the fleet\'s region: the fleet verifier reads its deny list, and the cluster stack grants that read to the fleet\'s role in its bucket policy. Only for clusters in another account of the same region.',
+    .optional().meta({
+      description: 'The cluster\'s private bucket (its stack\'s `PrivateBucketName` output), for a cluster in another account of the fleet\'s region: the fleet verifier reads its deny list, and the cluster stack grants that read to the fleet\'s role in its bucket policy. Only for clusters in another account of the same region. When absent: the deny list is read from the cluster\'s stack in the fleet\'s account, or not at all.',
       pattern: BUCKET_NAME.source,
     }),
 }, 'write {"name": "prod-eu", "privateBucketName": "..."}')], {
-  error: (iss: RawIssue) => {
-    const input = iss.input as { name?: unknown; privateBucketName?: unknown } | undefined;
-    if (input && typeof input === 'object' && typeof input.name === 'string' && input.privateBucketName === undefined) {
-      return problemText('has no privateBucketName', `write the cluster as ${JSON.stringify(input.name)}, or add the privateBucketName of a cluster in another account`);
-    }
-    return problemText('is neither a cluster name nor {"name", "privateBucketName"}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account');
-  },
+  error: () => problemText('is neither a cluster name nor {"name", "privateBucketName"}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account'),
 }).transform((entry) => (typeof entry === 'string' ? { name: entry } : { name: entry.name, privateBucketName: entry.privateBucketName }))
   .describe('A cluster name, or `{"name": ..., "privateBucketName": ...}`.');
 
 export const fleetVerifierSchema = section({
   name: dnsName('fleet verifier', 'fleet', 'OidcFleet-<name>').describe('DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.'),
   env: env('fleet\'s stack'),
-  clusters: z.array(trustedCluster).default([]).describe(
-    'Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).'),
+  clusters: z.array(trustedCluster).default([]).describe('Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).'),
   externalIssuers: z.array(externalIssuer).default([]).describe('Other Kubernetes issuers whose tokens the fleet accepts, by URL.'),
   ...verifierSettings,
   audiences: stringList(z.string(), 'list the audiences callers may verify (e.g. ["verify.example.com"])')
-    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])')).describe(
-      'Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.'),
+    .min(1, withFix('list the audiences callers may verify (e.g. ["verify.example.com"])')).describe('Audiences callers may ask about; at least one, unique. Never `sts.amazonaws.com`, a client ID or API-server audience of a trusted cluster, or an external issuer\'s URL (kube-apiserver\'s default API audience), unless `allowSharedAudiences`.'),
   alarms: alarms('fleet'),
 }, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
   .superRefine((value, ctx) => {
@@ -717,8 +677,7 @@ export const configFileSchema = z.strictObject({
   $schema: z.string().optional().describe('The JSON Schema of this file, for editors: the path of clusters.schema.json relative to the file. Ignored by validation. When absent: editors do not check the file.'),
   $comment: comment,
   clusters: z.array(clusterSchema).min(1, withFix('declare at least one cluster')).describe('The clusters of this deployment; each becomes one stack.'),
-  fleetVerifiers: z.array(fleetVerifierSchema).default([]).describe(
-    'Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.'),
+  fleetVerifiers: z.array(fleetVerifierSchema).default([]).describe('Verify APIs that accept tokens of several clusters and external issuers; each becomes the stack `OidcFleet-<name>`.'),
 }, {
   error: (iss: RawIssue) => (iss.code === 'unrecognized_keys'
     ? unknownFields(iss.keys, ['clusters', 'fleetVerifiers', '$schema'])

@@ -13,7 +13,7 @@
  *
  * @see docs/configuration.md for every field, its default and its rules.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { buildJwks } from './documents';
 import type { JwksDocument } from './documents';
 import type { PublicJwk } from './keys';
@@ -24,7 +24,7 @@ import type { ClusterShape, FleetShape } from './config-schema';
 
 export {
   CONFIG_DEFAULTS, MAX_AUDIENCE_LENGTH, MAX_CLUSTER_NAME_LENGTH, MAX_ISSUER_URL_LENGTH, MAX_PROVIDER_AUDIENCES, STS_AUDIENCE,
-  configJsonSchema, issuerUrlProblems,
+  configJsonSchema,
 } from './config-schema';
 export { LAMBDA_ENV_BUDGET_BYTES } from './config-rules';
 export type { ValidateConfigOptions } from './config-rules';
@@ -197,22 +197,12 @@ function issueLines(issue: z.core.$ZodIssue, raw: unknown, label: string): strin
   return [line(label, issue.path, raw, issue.message)];
 }
 
-
 /** `<cluster>, <path> = <value as written>: <problem>. Fix: <fix>.` */
 function line(label: string, fullPath: Path, raw: unknown, message: string): string {
   const path = entryOf(fullPath) ? fullPath.slice(2) : fullPath;
   if (path.length === 0) return `${label}: ${message}.`;
-  const text = pathText(path);
+  const text = z.core.toDotPath([...path] as (string | number)[]);
   return `${label}, ${text} = ${describe(text, valueAt(raw, fullPath))}: ${message}.`;
-}
-
-function pathText(path: Path): string {
-  return path.reduce<string>((text, key) => {
-    if (typeof key === 'number') return `${text}[${key}]`;
-    const name = String(key);
-    if (text === '') return name;
-    return /^[A-Za-z_$][\w$]*$/.test(name) ? `${text}.${name}` : `${text}[${JSON.stringify(name)}]`;
-  }, '');
 }
 
 function valueAt(raw: unknown, path: Path): unknown {
