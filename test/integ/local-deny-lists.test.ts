@@ -31,7 +31,7 @@ const now = () => Math.floor(Date.now() / 1000);
 /** A token of payments/api, the same service account (and jti, pod uid) in both clusters. */
 const tokenOf = (key: TestKey, issuer: string) => kubeToken(key, kubeClaims({ issuer, audiences: [AUD], iat: now() - 10 }));
 
-/** The CLI in this process (no AWS is involved with --state-dir). */
+/** The CLI in this process (no AWS is involved with --state-dir); `local` stops as soon as it has printed its banner. */
 async function cli(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -41,7 +41,7 @@ async function cli(argv: readonly string[]): Promise<{ status: number; stdout: s
     readStdin: async () => '',
     env: {},
     now: () => new Date(),
-    untilInterrupted: () => new Promise(() => undefined),
+    untilInterrupted: async () => 'SIGINT',
   };
   const status = await main(argv, io);
   return { status, stdout, stderr };
@@ -98,6 +98,14 @@ describe('a local fleet has one deny list per issuer, as each cluster has in AWS
     expect(JSON.parse(listed.stdout)).toMatchObject({ kids: [expect.objectContaining({ value: alpha.kid })], serviceAccounts: [expect.objectContaining({ value: 'payments/api' })] });
     const alphaList = JSON.parse((await cli(['deny', 'list', '--state-dir', stateDir, '--issuer', ALPHA, '--json'])).stdout) as Record<string, unknown[]>;
     expect([alphaList.kids, alphaList.serviceAccounts]).toEqual([[], []]);
+  });
+
+  it('names each issuer\'s deny list file, and the command that edits it, in the banner of `local`', async () => {
+    const run = await cli(['local', '--port', '0', '--state-dir', stateDir, '--issuer', BETA, '--key-file', `${BETA}=${betaFile}`, '--issuer', ALPHA, '--key-file', `${ALPHA}=${alphaFile}`, '--audience', AUD]);
+    expect([run.status, run.stderr]).toEqual([0, expect.stringContaining('stopped (SIGINT)')]);
+    for (const [issuer, file] of [[BETA, 'deny-list-1.json'], [ALPHA, 'deny-list.json']]) {
+      expect(run.stdout).toMatch(new RegExp(`issuer: +${issuer}\\n(.*\\n){3} +deny list: ${join(stateDir, 'private', 'control', file).replace(/[.]/g, '\\.')} \\(kube-oidc deny add --state-dir ${stateDir} --issuer ${issuer} \\.\\.\\.\\)\\n`));
+    }
   });
 
   it('keeps each issuer on its own list when the next run gives the issuers in another order', async () => {
