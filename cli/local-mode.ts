@@ -19,6 +19,7 @@ import { KeyCache } from '../runtime/key-cache';
 import { clusterJwksSource, KeySource, SourceReading } from '../runtime/key-sources';
 import { FileObjectStore } from '../runtime/object-store';
 import { runSync, SYNC_DEFAULTS, SyncReport, SyncSettings } from '../runtime/sync-runner';
+import { claimDenyLists, DenyListOwnersError, localPrivateStore } from './local-deny-lists';
 
 /** One issuer of a local fleet and where its keys come from (key files, a JWKS URL, or both). */
 export interface LocalIssuerOptions {
@@ -37,9 +38,10 @@ export interface LocalModeOptions {
    * `keyFiles` and `jwksUrl` must not be. Every issuer needs a key source, and each serves its
    * documents under its own URL path (two issuers with the same path are refused). Tokens are
    * routed by their `iss` to their issuer's key cache (runtime/issuer-key-caches.ts), so a key
-   * of one issuer never verifies a token of another. The state folder's one deny list applies to
-   * every issuer: its entries name no issuer, so a service-account entry refuses that service
-   * account in every local issuer.
+   * of one issuer never verifies a token of another. Each issuer has its own deny list in the
+   * state folder, as each cluster has its own in AWS (cli/local-deny-lists.ts): the first issuer
+   * keeps `control/deny-list.json`, the others `control/deny-list-N.json`, and an issuer keeps its
+   * list across runs whatever the order of the issuers. A list applies to its issuer's tokens only.
    */
   readonly issuers?: readonly LocalIssuerOptions[];
   /** Folder for the demo key and the published documents. @default `.kube-oidc-local` */
@@ -71,6 +73,10 @@ export interface LocalIssuer {
   readonly jwksPath: string;
   /** Kids of the keys published for this issuer. */
   readonly publishedKids: readonly string[];
+  /** This issuer's deny list in the state folder's private store (`control/deny-list.json` for the first issuer of a new folder). */
+  readonly denyListKey: string;
+  /** The file of that deny list, which `kube-oidc deny --state-dir DIR --issuer ISSUER` edits. */
+  readonly denyListFile: string;
 }
 
 /** A running local mode. */
@@ -116,7 +122,7 @@ export class LocalModeSetupError extends Error {
  *
  * The state folder never carries a key the user did not give in this run: its published
  * documents and rotation state are cleared at start, so exactly this run's keys are published
- * (the demo key only in demo mode). The deny list is kept.
+ * (the demo key only in demo mode). The deny lists, one per issuer, are kept.
  */
 export async function startLocalMode(options: LocalModeOptions = {}): Promise<LocalMode> {
   const stateDir = resolve(options.stateDir ?? '.kube-oidc-local');
@@ -138,21 +144,27 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   const issuers = planned.map((entry) => entry.issuer ?? url);
 
   const documents = new FileObjectStore(join(stateDir, 'documents'));
-  const privateStore = new FileObjectStore(join(stateDir, 'private'));
+  const privateStore = localPrivateStore(stateDir);
   const demoKid = demoPrivateKeyPem === undefined ? undefined : parseKeyMaterial(demoPrivateKeyPem, 'demo').keys[0]?.jwk.kid;
+  // One deny list per issuer, as one per cluster in AWS; an owners record keeps each issuer on its own list across runs.
+  const denyListKeys = await claimDenyLists(privateStore, issuers).catch((err: Error) => {
+    server.close();
+    throw err instanceof DenyListOwnersError ? new LocalModeSetupError(err.message) : err;
+  });
 
   const members = issuers.map((issuer, index) => {
     const settings: SyncSettings = {
       issuer,
       // One rotation state per issuer; the first keeps the single-issuer name.
       stateKey: index === 0 ? SYNC_DEFAULTS.stateKey : SYNC_DEFAULTS.stateKey.replace(/\.json$/, `-${index}.json`),
-      denyListKey: SYNC_DEFAULTS.denyListKey,
+      denyListKey: denyListKeys[index],
       gracePeriodSeconds: SYNC_DEFAULTS.gracePeriodSeconds,
       cacheMaxAgeSeconds: SYNC_DEFAULTS.cacheMaxAgeSeconds,
       includeKidlessDuplicates: false,
     };
     const sync = () => runSync({ documents, privateStore, sources: sources[index], now: () => Math.floor(Date.now() / 1000) }, settings);
-    return { issuer, index, sync, paths: documentPaths(issuer), lastSync: undefined as SyncReport | undefined, jwksUrl: planned[index].jwksUrl };
+    const loadDenyList = async () => (await privateStore.get(denyListKeys[index]))?.body;
+    return { issuer, index, sync, loadDenyList, denyListKey: denyListKeys[index], paths: documentPaths(issuer), lastSync: undefined as SyncReport | undefined, jwksUrl: planned[index].jwksUrl };
   });
   for (const member of members) {
     const report = await member.sync();
@@ -186,14 +198,13 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     servedDocuments.set(`/${paths.jwksAliasKey}`, paths.jwksAliasKey);
   }
   const policyOf = (issuer: string) => ({ issuer, allowedAudiences: audiences, defaultAudiences: audiences, clockSkewSeconds: 60, maxTokenBytes: 16_384, kidlessCompat: false });
-  const loadDenyList = async () => (await privateStore.get(SYNC_DEFAULTS.denyListKey))?.body;
   // One issuer: its key cache, as the single-cluster Lambda. Several: the fleet's per-issuer
   // caches behind the core's issuer router, as the fleet Lambda; each token meets only the keys
   // of the issuer its `iss` names.
   const keys: VerifyApiDeps['keys'] = members.length === 1
     ? new KeyCache({
       loadJwks: async () => (await documents.get(members[0].paths.jwksKey))?.body,
-      loadDenyList,
+      loadDenyList: members[0].loadDenyList,
       policy: policyOf(members[0].issuer),
       nowMs: () => Date.now(),
       ttlSeconds: 5,
@@ -202,7 +213,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     : createIssuerKeyCaches(members.map((member) => ({
       policy: policyOf(member.issuer),
       loadJwks: async () => (await documents.get(member.paths.jwksKey))?.body,
-      loadDenyList,
+      // Its own list only: an entry on another issuer's list never refuses this issuer's tokens.
+      loadDenyList: member.loadDenyList,
       ttlSeconds: 5,
       unknownKidCooldownSeconds: 5,
     })), { nowMs: () => Date.now() });
@@ -244,7 +256,14 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     url,
     issuer: issuers[0],
     get issuers() {
-      return members.map((member) => ({ issuer: member.issuer, discoveryPath: `/${member.paths.discoveryKey}`, jwksPath: `/${member.paths.jwksKey}`, publishedKids: kidsOf(member) }));
+      return members.map((member) => ({
+        issuer: member.issuer,
+        discoveryPath: `/${member.paths.discoveryKey}`,
+        jwksPath: `/${member.paths.jwksKey}`,
+        publishedKids: kidsOf(member),
+        denyListKey: member.denyListKey,
+        denyListFile: join(stateDir, 'private', member.denyListKey),
+      }));
     },
     stateDir,
     audiences,
@@ -402,7 +421,7 @@ async function readKeyFiles(files: readonly string[]): Promise<ParsedKey[]> {
 /**
  * Forgets what earlier runs published (documents, rotation state): local state never carries a
  * key the user did not give in this run, so a demo key cannot sit next to real keys. The deny
- * list, which the user wrote, stays.
+ * lists, which the user wrote, and the record of which issuer owns each, stay.
  */
 async function clearPublishedState(stateDir: string): Promise<void> {
   await rm(join(stateDir, 'documents'), { recursive: true, force: true });

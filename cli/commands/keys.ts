@@ -100,9 +100,9 @@ export const keysCommand: CommandGroup = {
   subcommands: [uploadCommand, listCommand, revokeCommand],
 };
 
-/** Reads the deny list (empty when none exists yet). */
-export async function readDenyList(storage: ClusterStorage): Promise<DenyList> {
-  const object = await storage.privateStore.get(SYNC_DEFAULTS.denyListKey);
+/** Reads the deny list (empty when none exists yet); `key` names another list than the cluster's own (local mode's per-issuer lists). */
+export async function readDenyList(storage: Pick<ClusterStorage, 'privateStore'>, key: string = SYNC_DEFAULTS.denyListKey): Promise<DenyList> {
+  const object = await storage.privateStore.get(key);
   return object ? parseDenyList(object.body) : emptyDenyList();
 }
 
@@ -110,12 +110,12 @@ export async function readDenyList(storage: ClusterStorage): Promise<DenyList> {
  * Changes the deny list with a conditional write, retried when another writer got there first:
  * two operators editing at once both keep their entries.
  */
-export async function editDenyList(storage: ClusterStorage, edit: (list: DenyList) => DenyList): Promise<void> {
+export async function editDenyList(storage: Pick<ClusterStorage, 'privateStore'>, edit: (list: DenyList) => DenyList, key: string = SYNC_DEFAULTS.denyListKey): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
-    const object = await storage.privateStore.get(SYNC_DEFAULTS.denyListKey);
+    const object = await storage.privateStore.get(key);
     const next = edit(object ? parseDenyList(object.body) : emptyDenyList());
     try {
-      await storage.privateStore.put(SYNC_DEFAULTS.denyListKey, serializeDenyList(next), {
+      await storage.privateStore.put(key, serializeDenyList(next), {
         contentType: 'application/json',
         ...(object ? { ifMatch: object.etag } : { ifAbsent: true }),
       });

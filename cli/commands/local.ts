@@ -19,6 +19,10 @@ export const localCommand: LeafCommand = {
     'value starting with http:// or https:// is split at its first "=", any other value is a file path;',
     'a --jwks-url value is ISSUER=URL only when both sides are http(s) URLs. A plain --key-file PATH or',
     '--jwks-url URL works with one issuer only. Every issuer of a fleet needs keys (no demo key).',
+    '',
+    'Each issuer has its own deny list in the state folder, as each cluster has in AWS: edit it with',
+    '`kube-oidc deny add|remove|list --state-dir DIR --issuer ISSUER`; it applies to that issuer\'s tokens only, and',
+    'an issuer keeps its list across runs whatever the order of --issuer. With one issuer, leave out --issuer.',
   ].join('\n'),
   options: {
     'key-file': { type: 'string', valueName: '[ISSUER=]FILE', multiple: true, description: 'a cluster key file (sa.pub, or sa.key: only its public half is used), bound to ISSUER when given' },
@@ -62,7 +66,10 @@ export const localCommand: LeafCommand = {
         `  issuer:    ${entry.issuer}`,
         `  discovery: ${mode.url}${entry.discoveryPath}`,
         `  jwks:      ${mode.url}${entry.jwksPath}`,
-        ...(mode.issuers.length > 1 ? [`  kids:      ${entry.publishedKids.join(', ') || '(none)'}`] : []),
+        ...(mode.issuers.length > 1 ? [
+          `  kids:      ${entry.publishedKids.join(', ') || '(none)'}`,
+          `  deny list: ${entry.denyListFile} (kube-oidc deny add --state-dir ${mode.stateDir} --issuer ${entry.issuer} ...)`,
+        ] : []),
       ]),
       `  audiences: ${mode.audiences.join(', ')}`,
       `  state:     ${mode.stateDir}${mode.usesDemoKey ? ' (holds a DEMO key: never use it for a real cluster)' : ''}`,

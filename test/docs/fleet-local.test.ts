@@ -2,16 +2,36 @@
  * The guide's "Try a fleet locally" block (guide-fleet-local) runs as written: its openssl lines
  * make the keys, its `local` invocation serves both issuers (on a free port instead of 8787: the
  * issuers are only names to local mode), and its `check` invocation is a valid command line.
+ * guide-fleet-local-deny's commands, run against that fleet's state folder, edit alpha's own deny
+ * list only.
  */
 import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeyMaterial } from '../../core/keys';
-import { bindLocalIssuers, startLocalMode, type LocalMode } from '../../cli/local-mode';
+import { bindLocalIssuers, startLocalMode, type LocalMode, type LocalModeOptions } from '../../cli/local-mode';
+import type { CommandIo } from '../../cli/command';
+import { localCommand } from '../../cli/commands/local';
+import { main } from '../../cli/main';
 import { kubeClaims, kubeToken, type TestKey } from '../support/tokens';
 import { cliProblems, docBlock, kubeOidcInvocations, shellCommands } from './support/doc-blocks';
 import { requireTool, runBash } from './support/run';
+
+/** The CLI in this process (deny --state-dir needs no AWS). */
+async function runInProcess(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CommandIo = {
+    stdout: (text) => { stdout += text; },
+    stderr: (text) => { stderr += text; },
+    readStdin: async () => '',
+    env: {},
+    now: () => new Date(),
+    untilInterrupted: () => new Promise(() => undefined),
+  };
+  return { status: await main(argv, io), stdout, stderr };
+}
 
 function flagValues(args: readonly string[], flag: string): string[] {
   return args.flatMap((word, i) => (word === `--${flag}` && i + 1 < args.length ? [args[i + 1]] : []));
@@ -19,7 +39,14 @@ function flagValues(args: readonly string[], flag: string): string[] {
 
 describe('guide-fleet-local', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kube-oidc-docs-fleet-'));
+  const stateDir = join(dir, 'state');
   let mode: LocalMode | undefined;
+  let options: LocalModeOptions | undefined;
+  const keyOf = (name: string): TestKey => {
+    const jwk = parseKeyMaterial(readFileSync(join(dir, `${name}.pub`)), `${name}.pub`).keys[0].jwk;
+    return { alg: 'ES256', kid: jwk.kid, privateKey: createPrivateKey(readFileSync(join(dir, `${name}.key`))), jwk };
+  };
+  const verify = async (token: string) => (await (await fetch(`${mode!.url}/verify`, { method: 'POST', body: JSON.stringify({ token }) })).json()) as Record<string, unknown>;
   afterAll(async () => {
     await mode?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -43,13 +70,9 @@ describe('guide-fleet-local', () => {
     const bound = bindLocalIssuers({ issuers: flagValues(local, 'issuer'), keyFiles: flagValues(local, 'key-file'), jwksUrls: [] });
     const issuers = (bound.issuers ?? []).map((entry) => ({ ...entry, keyFiles: (entry.keyFiles ?? []).map((file) => join(dir, file)) }));
     expect(issuers.map((entry) => entry.issuer)).toEqual(['http://127.0.0.1:8787/clusters/alpha', 'http://127.0.0.1:8787/clusters/beta']);
-    mode = await startLocalMode({ port: 0, stateDir: join(dir, 'state'), issuers, audiences: flagValues(local, 'audience') });
+    options = { port: 0, stateDir, issuers, audiences: flagValues(local, 'audience') };
+    mode = await startLocalMode(options);
 
-    const keyOf = (name: string): TestKey => {
-      const jwk = parseKeyMaterial(readFileSync(join(dir, `${name}.pub`)), `${name}.pub`).keys[0].jwk;
-      return { alg: 'ES256', kid: jwk.kid, privateKey: createPrivateKey(readFileSync(join(dir, `${name}.key`))), jwk };
-    };
-    const verify = async (token: string) => (await (await fetch(`${mode!.url}/verify`, { method: 'POST', body: JSON.stringify({ token }) })).json()) as Record<string, unknown>;
     const now = Math.floor(Date.now() / 1000);
     for (const [index, name] of ['alpha', 'beta'].entries()) {
       const { issuer } = issuers[index];
@@ -60,5 +83,38 @@ describe('guide-fleet-local', () => {
     }
     const crossed = kubeToken(keyOf('beta'), kubeClaims({ issuer: issuers[0].issuer, audiences: ['api.example'], iat: now - 10 }));
     expect(await verify(crossed)).toMatchObject({ authenticated: false });
+  });
+
+  it('guide-fleet-local-deny: its deny commands edit alpha\'s own list, which refuses alpha\'s payments/api and not beta\'s', async () => {
+    expect(mode).toBeDefined();
+    const local = kubeOidcInvocations(docBlock('guide-fleet-local').text)[0];
+    const invocations = kubeOidcInvocations(docBlock('guide-fleet-local-deny').text);
+    expect(invocations.map((args) => args.slice(0, 2))).toEqual([['deny', 'add'], ['deny', 'list']]);
+    expect(invocations.flatMap(cliProblems)).toEqual([]);
+    const alpha = flagValues(local, 'issuer')[0];
+    for (const args of invocations) {
+      // The folder `local` uses when no --state-dir is given, and alpha exactly as `local` was given it.
+      expect(flagValues(args, 'state-dir')).toEqual(['.kube-oidc-local']);
+      expect(flagValues(args, 'issuer')).toEqual([alpha]);
+    }
+    expect(localCommand.options['state-dir'].defaultText).toBe('.kube-oidc-local');
+
+    // The banner names each issuer's file, as the guide says.
+    expect(mode!.issuers.map((entry) => entry.denyListFile)).toEqual([join(stateDir, 'private', 'control', 'deny-list.json'), join(stateDir, 'private', 'control', 'deny-list-1.json')]);
+    const outputs: string[] = [];
+    for (const args of invocations) {
+      const run = await runInProcess(args.map((word) => (word === '.kube-oidc-local' ? stateDir : word)));
+      expect([args[1], run.status, run.stderr]).toEqual([args[1], 0, '']);
+      outputs.push(run.stdout);
+    }
+    expect(outputs[1]).toMatch(/serviceAccount\tpayments\/api\t.*\ttrying the deny list/);
+
+    // A fresh run reads the lists at its first token (the running one would within its 5 s).
+    await mode!.close();
+    mode = await startLocalMode(options!);
+    const now = Math.floor(Date.now() / 1000);
+    const tokenOf = (name: string, issuer: string) => kubeToken(keyOf(name), kubeClaims({ issuer, namespace: 'payments', serviceAccount: 'api', audiences: ['api.example'], iat: now - 10 }));
+    expect(await verify(tokenOf('alpha', alpha))).toMatchObject({ authenticated: false, reason: 'revoked' });
+    expect(await verify(tokenOf('beta', flagValues(local, 'issuer')[1]))).toMatchObject({ authenticated: true });
   });
 });

@@ -173,7 +173,7 @@ describe('shell completion', () => {
       'compdef _kube_oidc kube-oidc',
       'upload list revoke --help',
       'FILES',
-      '--cluster --bucket --region --profile --config --kind --reason --json --help',
+      '--cluster --bucket --region --profile --config --state-dir --issuer --kind --reason --json --help',
     ]);
   });
 });
@@ -337,6 +337,8 @@ describe('advice names flags that exist', () => {
     [['keys', 'list'], ['--cluster', 'dev']],
     [['keys', 'revoke'], ['kid', '--bucket', 'b']],
     [['deny', 'add'], ['--kind', 'x', 'v', '--bucket', 'b']],
+    [['deny', 'add'], ['--kind', 'jti', 'v', '--issuer', 'http://127.0.0.1:8787/a']],
+    [['deny', 'list'], ['--state-dir', '/nonexistent-kube-oidc-state']],
     [['sync'], ['--bucket', 'b', '--token-file', 'x']],
     [['sync'], ['--cluster', 'dev']],
     [['status'], ['--cluster', 'dev']],
