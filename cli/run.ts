@@ -159,7 +159,10 @@ function parseErrorMessage(err: unknown): string {
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : String(err);
   const quoted = /'([^']+)'/.exec(message)?.[1];
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) return `unknown option ${quoted}`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) {
+    // Key ids are base64url and may start with "-": such a value reads as short options.
+    return /^-[^-]/.test(quoted) ? `unknown option ${quoted} (a value that starts with "-", such as a key id, goes after "--")` : `unknown option ${quoted}`;
+  }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted) {
     // Node quotes the option as "--name <value>" or "-n, --name": keep the long name.
     const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted;

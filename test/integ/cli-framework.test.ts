@@ -79,6 +79,7 @@ describe('main', () => {
     [['cmd', 'f', '--cluster', 'c', '--force=yes'], '--force does not take a value'],
     [['cmd', 'f', '--cluster', ''], '--cluster is required'],
     [['cmd', 'f', '--cluster', 'c', '--nope'], 'unknown option --nope'],
+    [['cmd', '--cluster', 'c', '-Abc_def'], 'unknown option -A (a value that starts with "-", such as a key id, goes after "--")'],
     [['nope'], 'unknown command "nope" (commands: cmd)'],
     [['--cluster', 'x'], 'expected a command before --cluster (commands: cmd)'],
   ])('%j is a usage error (exit 2): %s', async (argv, message) => {
