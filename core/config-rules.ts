@@ -59,7 +59,7 @@ export function checkClusterRules(cluster: ClusterShape, raw: Readonly<Record<st
     ...providerProblems(cluster.existingOidcProviderArn, cluster.issuer, ['existingOidcProviderArn']),
     ...roleAudienceProblems(cluster),
     ...federationProblems(cluster),
-    ...(cluster.verifyApi.allowSharedAudiences ? [] : audienceBoundary(cluster.verifyApi.audiences, [cluster], [], ['verifyApi', 'audiences'])),
+    ...(cluster.verifyApi.allowSharedAudiences ? [] : audienceBoundary(cluster.verifyApi.audiences, { trusted: [cluster], externalUrls: [], fleet: false }, ['verifyApi', 'audiences'])),
   ];
   const warnings: string[] = [];
   if (cluster.existingOidcProviderArn !== undefined && raw.audiences !== undefined) {
@@ -134,13 +134,20 @@ function roleAudienceProblems(cluster: ClusterShape): RuleProblem[] {
   }]));
 }
 
+/** The issuers a verifier trusts, for the audience boundary. */
+interface BoundaryScope {
+  readonly trusted: readonly ClusterShape[];
+  readonly externalUrls: readonly string[];
+  /** A fleet verifier: messages name the cluster concerned. */
+  readonly fleet: boolean;
+}
+
 /**
  * The audience boundary: a verifier's audience must not be one that AWS or the Kubernetes API
  * accepts from a trusted issuer, or a service trusting the verifier could be handed tokens meant
- * for them. `path` is where the audiences are; a fleet's messages name the cluster concerned.
+ * for them. `path` is where the audiences are.
  */
-function audienceBoundary(audiences: readonly string[], trusted: readonly ClusterShape[], externalUrls: readonly string[], path: Path): RuleProblem[] {
-  const fleet = path.length === 1;
+function audienceBoundary(audiences: readonly string[], { trusted, externalUrls, fleet }: BoundaryScope, path: Path): RuleProblem[] {
   const of = (cluster: ClusterShape) => (fleet ? ` of cluster ${JSON.stringify(cluster.name)}` : '');
   const fix = `use an audience dedicated to the Verify API in the pods' projected tokens (e.g. "verify.example.com"), or set ${fleet ? '' : 'verifyApi.'}allowSharedAudiences to true to accept the risk`;
   return audiences.flatMap((aud, i): RuleProblem[] => {
@@ -288,7 +295,12 @@ export function checkFleetRules(fleet: FleetShape, context: FleetContext, label:
       problems.push({ path: ['externalIssuers', i, 'name'], problem: 'is the name of a cluster of this file', fix: 'give the external issuer another name: answers name the cluster a token comes from' });
     }
   });
-  if (!fleet.allowSharedAudiences) problems.push(...audienceBoundary(fleet.audiences, trusted, fleet.externalIssuers.map((issuer) => issuer.url), ['audiences']));
+  if (!fleet.allowSharedAudiences) {
+    const scope = { trusted, externalUrls: fleet.externalIssuers.map((issuer) => issuer.url), fleet: true };
+    problems.push(...audienceBoundary(fleet.audiences, scope, ['audiences']));
+    fleet.clusters.forEach((entry, i) => problems.push(...audienceBoundary(entry.audiences ?? [], scope, ['clusters', i, 'audiences'])));
+    fleet.externalIssuers.forEach((issuer, i) => problems.push(...audienceBoundary(issuer.audiences ?? [], scope, ['externalIssuers', i, 'audiences'])));
+  }
   return { problems, warnings, configKeys: [] };
 }
 

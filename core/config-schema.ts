@@ -213,6 +213,10 @@ const principalArns = (why: string, example: string) => stringList(z.string()
   .refine((arn) => !arn.includes('*'), rule('contains a wildcard', `name each principal by its exact role or user ARN: ${why}`))
   .regex(IAM_PRINCIPAL_ARN, rule('is not an IAM role, user or account-root ARN', `give e.g. "${example}"`))).default([]);
 
+/** A PEM CA bundle to trust instead of the public roots; `which` says which CA to paste. */
+const caBundle = (which: string) => z.string()
+  .regex(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/, rule('holds no PEM certificate', `paste ${which}`)).optional();
+
 const alarms = (owner: string) => section({
   emails: stringList(z.string().regex(EMAIL, rule('is not an e-mail address', 'give e.g. "oncall@example.com"'))).default([])
     .describe(`Each e-mail gets a subscription to the ${owner}'s alarm topic (confirm it from the e-mail).`),
@@ -324,9 +328,7 @@ const clusterJwks = section({
     .refine((url) => !/^https:\/\/[^/]*@/.test(url), rule('has user information', 'remove "user@": give a bearer token with tokenSecretArn or tokenParameterName'))
     .regex(/^https:\/\/[^/:]+(:\d{1,5})?(\/[^\s]*)?$/, rule('is not a valid URL', 'give e.g. "https://10.0.0.10:6443/openid/v1/jwks"'))
     .describe('The cluster\'s JWKS endpoint, `https://APISERVER[:PORT]/openid/v1/jwks`: https only, no query, fragment or user information.'),
-  caBundlePem: z.string()
-    .regex(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/, rule('holds no PEM certificate', 'paste the cluster CA (e.g. the certificate-authority-data of a kubeconfig, base64-decoded)'))
-    .optional().describe('PEM CA bundle to trust for the endpoint (the cluster CA). When absent: the public roots.'),
+  caBundlePem: caBundle('the cluster CA (e.g. the certificate-authority-data of a kubeconfig, base64-decoded)').describe('PEM CA bundle to trust for the endpoint (the cluster CA). When absent: the public roots.'),
   tokenSecretArn: z.string()
     .regex(SECRET_ARN, rule('is not a complete Secrets Manager secret ARN', 'copy the full ARN, including the 6-character suffix Secrets Manager appends to the name'))
     .optional().describe('Complete Secrets Manager ARN (with its 6-character suffix) of a bearer token for the endpoint; the sync may read only this secret. If the secret uses a customer KMS key, grant the sync role `kms:Decrypt` on it. When absent: no token from Secrets Manager.'),
@@ -510,19 +512,27 @@ const verifierSettings = {
 };
 
 /** The rules inside a verifier's settings; `prefix` names the section in messages (`verifyApi.`). */
-function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: Ctx, prefix: string, noAudience?: readonly [string, string]): void {
+function checkVerifierSettings(value: z.output<z.ZodObject<typeof verifierSettings>>, ctx: Ctx, prefix: string, noAudience?: readonly [string, string], issuerAudiences: readonly string[] = []): void {
   const audiences = value.audiences ?? [];
   if (audiences.length === 0 && noAudience) report(ctx, ['audiences'], value.audiences, ...noAudience);
-  audiences.forEach((aud, i) => { if (aud === '') report(ctx, ['audiences', i], aud, 'is empty', 'remove it'); });
-  reportRepeats(ctx, audiences, (aud) => aud, (i) => ['audiences', i]);
-  value.defaultAudiences?.forEach((aud, i) => {
-    if (!audiences.includes(aud)) report(ctx, ['defaultAudiences', i], aud, `is not in ${prefix}audiences`, `default audiences must be a subset of ${prefix}audiences`);
-  });
-  if (value.defaultAudiences?.length === 0) report(ctx, ['defaultAudiences'], [], 'is empty', 'remove defaultAudiences (all audiences become the default) or list some');
-  if (value.callerAudiences) checkCallerAudiences(ctx, value.callerAudiences, audiences, value.iamAuth, prefix);
+  checkAudienceList(ctx, [], audiences, value.defaultAudiences, audiences, `${prefix}audiences`);
+  if (value.callerAudiences) checkCallerAudiences(ctx, value.callerAudiences, [...audiences, ...issuerAudiences], value.iamAuth, prefix);
   if (value.staleWindowSeconds < value.keysTtlSeconds) {
     report(ctx, ['staleWindowSeconds'], value.staleWindowSeconds, `is shorter than keysTtlSeconds (${value.keysTtlSeconds})`, 'make the stale window at least as long as the key cache TTL');
   }
+}
+
+/**
+ * Audiences and their defaults at `at`: no empty or repeated audience; defaults a non-empty subset
+ * of `within`, which messages call `withinName`.
+ */
+function checkAudienceList(ctx: Ctx, at: readonly (string | number)[], audiences: readonly string[] | undefined, defaults: readonly string[] | undefined, within: readonly string[], withinName: string): void {
+  audiences?.forEach((aud, i) => { if (aud === '') report(ctx, [...at, 'audiences', i], aud, 'is empty', 'remove it'); });
+  reportRepeats(ctx, audiences ?? [], (aud) => aud, (i) => [...at, 'audiences', i]);
+  defaults?.forEach((aud, i) => {
+    if (!within.includes(aud)) report(ctx, [...at, 'defaultAudiences', i], aud, `is not in ${withinName}`, `default audiences must be a subset of ${withinName}`);
+  });
+  if (defaults?.length === 0) report(ctx, [...at, 'defaultAudiences'], [], 'is empty', 'remove defaultAudiences (all audiences become the default) or list some');
 }
 
 function checkCallerAudiences(ctx: Ctx, callers: Record<string, string[]>, audiences: readonly string[], iamAuth: boolean, prefix: string): void {
@@ -538,7 +548,7 @@ function checkCallerAudiences(ctx: Ctx, callers: Record<string, string[]>, audie
       report(ctx, at, list, 'is empty', 'list at least one audience, or remove the caller');
     } else {
       list.forEach((aud, i) => {
-        if (!audiences.includes(aud)) report(ctx, [...at, i], aud, `is not in ${prefix}audiences`, `add it to ${prefix}audiences or remove it here`);
+        if (!audiences.includes(aud)) report(ctx, [...at, i], aud, `is not in ${prefix}audiences${prefix === '' ? ' or an issuer\'s own audiences' : ''}`, `add it to ${prefix}audiences or remove it here`);
       });
     }
   }
@@ -622,14 +632,28 @@ export const clusterSchema = section({
 
 // ===== Fleet verifiers =====
 
+/** A trusted issuer's own audiences, instead of the fleet's, for its tokens. */
+const ownAudiences = {
+  audiences: stringList().min(1, withFix('list this issuer\'s audiences, or remove audiences to use the fleet\'s')).optional().describe(
+    'Audiences callers may ask about for this issuer\'s tokens, instead of the fleet\'s `audiences`; unique, under the same audience rule. When absent: the fleet\'s.'),
+  defaultAudiences: stringList().optional().describe(
+    'Audiences used for this issuer\'s tokens when a request names none; a non-empty subset of this issuer\'s audiences. When absent: this issuer\'s `audiences` when given, else the fleet\'s default audiences.'),
+};
+
 const externalIssuer = section({
   url: issuerUrl('The issuer URL, byte for byte as its tokens\' `iss` (an EKS cluster: `https://oidc.eks.REGION.amazonaws.com/id/ID`); its keys are found through its discovery document. Same rules as `issuer.url`.'),
   name: dnsName('external issuer', 'eks-prod').optional().describe('The name answers give as `cluster` for this issuer\'s tokens; distinct from the fleet\'s cluster names. When absent: answers carry the issuer only.'),
   jwksUrl: z.string()
     .regex(/^https:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/, rule('is not an https URL without query, fragment or user information', 'give e.g. "https://oidc.example.net/keys", or remove jwksUrl to use discovery'))
     .optional().describe('Fetch the keys from this URL instead of the `jwks_uri` of the issuer\'s discovery document. When absent: discovery.'),
+  caBundlePem: caBundle('the CA that issued the certificate of the issuer (and of jwksUrl)').describe(
+    'PEM CA bundle to trust for the discovery document and the keys, for an issuer served with a private CA. When absent: the public roots.'),
+  ...ownAudiences,
 }, 'write {"url": "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", "name": "eks-prod"}')
   .describe('An issuer that is not a cluster of this file.');
+
+/** What a fleet knows of a trusted cluster beyond its name. */
+type TrustedClusterEntry = { name: string; privateBucketName?: string; audiences?: string[]; defaultAudiences?: string[] };
 
 /** A fleet's trusted cluster: its name, or an object with its name and, in another account, its private bucket. */
 const trustedCluster = z.union([z.string(), section({
@@ -640,15 +664,16 @@ const trustedCluster = z.union([z.string(), section({
       description: 'The cluster\'s private bucket (its stack\'s `PrivateBucketName` output), for a cluster in another account of the fleet\'s region: the fleet verifier reads its deny list, and the cluster stack grants that read to the fleet\'s role in its bucket policy. Only for clusters in another account of the same region. When absent: the deny list is read from the cluster\'s stack in the fleet\'s account, or not at all.',
       pattern: BUCKET_NAME.source,
     }),
+  ...ownAudiences,
 }, 'write {"name": "prod-eu", "privateBucketName": "..."}')], {
-  error: () => problemText('is neither a cluster name nor {"name", "privateBucketName"}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account'),
-}).transform((entry) => (typeof entry === 'string' ? { name: entry } : { name: entry.name, privateBucketName: entry.privateBucketName }))
-  .describe('A cluster name, or `{"name": ..., "privateBucketName": ...}`.');
+  error: () => problemText('is neither a cluster name nor {"name", ...}', 'write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account'),
+}).transform((entry): TrustedClusterEntry => (typeof entry === 'string' ? { name: entry } : entry))
+  .describe('A cluster name, or `{"name": ..., "privateBucketName": ..., "audiences": [...]}`.');
 
 export const fleetVerifierSchema = section({
   name: dnsName('fleet verifier', 'fleet', 'OidcFleet-<name>').describe('DNS-safe name, at most 40 characters, unique among fleet verifiers. The stack is `OidcFleet-<name>`.'),
   env: env('fleet\'s stack'),
-  clusters: z.array(trustedCluster).default([]).describe('Clusters of this file whose tokens the fleet accepts: a name, or `{"name", "privateBucketName"}` for a cluster in another account whose deny list the fleet reads. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).'),
+  clusters: z.array(trustedCluster).default([]).describe('Clusters of this file whose tokens the fleet accepts: a name, or an object with the name and `privateBucketName` for a cluster in another account whose deny list the fleet reads, or the cluster\'s own `audiences`. Keys come from a cluster\'s documents bucket in the same account and region, or from its published issuer elsewhere (which needs a custom-domain issuer).'),
   externalIssuers: z.array(externalIssuer).default([]).describe('Other Kubernetes issuers whose tokens the fleet accepts, by URL.'),
   ...verifierSettings,
   audiences: stringList(z.string(), 'list the audiences callers may verify (e.g. ["verify.example.com"])')
@@ -656,7 +681,11 @@ export const fleetVerifierSchema = section({
   alarms: alarms('fleet'),
 }, 'write {"name": "fleet", "clusters": ["prod"], "audiences": ["verify.example.com"]}')
   .superRefine((value, ctx) => {
-    checkVerifierSettings(value, ctx, '');
+    const issuers = [...value.clusters.map((own, i) => ({ own, at: ['clusters', i] })), ...value.externalIssuers.map((own, i) => ({ own, at: ['externalIssuers', i] }))];
+    for (const { own, at } of issuers) {
+      checkAudienceList(ctx, at, own.audiences, own.defaultAudiences, own.audiences ?? value.audiences, own.audiences ? 'this issuer\'s audiences' : 'audiences');
+    }
+    checkVerifierSettings(value, ctx, '', undefined, issuers.flatMap(({ own }) => own.audiences ?? []));
     if (value.clusters.length === 0 && value.externalIssuers.length === 0) {
       report(ctx, ['clusters'], value.clusters, 'names no cluster, and externalIssuers is empty', 'list the clusters (or external issuers) whose tokens the fleet accepts');
     }

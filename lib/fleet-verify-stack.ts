@@ -180,8 +180,8 @@ export function fleetStackIdFor(fleetName: string): string {
  * configuration file (core/config.ts). A `clusters` entry is a name, or `{name, privateBucketName}`
  * for a cluster in another account of the fleet's region whose deny list the fleet reads (the
  * cluster stack grants it, see {@link fleetDenyListReaders}); a cluster in another account given
- * by name alone is read without its deny list (synth warns). The file has no per-issuer audiences
- * yet: every cluster and external issuer gets the fleet's audiences.
+ * by name alone is read without its deny list (synth warns). A cluster or external issuer with
+ * its own `audiences` uses them instead of the fleet's for its tokens.
  */
 export function fleetVerifierFromConfig(fleet: ConfiguredFleetVerifier): FleetVerifierConfig {
   return {
@@ -192,6 +192,9 @@ export function fleetVerifierFromConfig(fleet: ConfiguredFleetVerifier): FleetVe
       issuer: external.url,
       ...(external.name !== undefined ? { name: external.name } : {}),
       ...(external.jwksUrl !== undefined ? { jwksUrl: external.jwksUrl } : {}),
+      ...(external.caBundlePem !== undefined ? { caBundlePem: external.caBundlePem } : {}),
+      ...(external.audiences !== undefined ? { audiences: external.audiences } : {}),
+      ...(external.defaultAudiences !== undefined ? { defaultAudiences: external.defaultAudiences } : {}),
     })),
     audiences: fleet.audiences ?? [],
     ...(fleet.defaultAudiences ? { defaultAudiences: fleet.defaultAudiences } : {}),

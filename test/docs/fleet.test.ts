@@ -71,6 +71,21 @@ describe('verify-api-fleet-config', () => {
   });
 });
 
+describe('verify-api-fleet-own-audiences', () => {
+  const rawFleet = JSON.parse(markedBlock('docs/verify-api.md', 'verify-api-fleet-own-audiences')) as Record<string, unknown>;
+  const rawFile = JSON.parse(projectFile('examples/config/multi-cluster.json')) as Record<string, unknown>;
+
+  test('validates with the multi-cluster example, and each issuer keeps its own audiences (and the lab issuer its CA) in the stack\'s props', () => {
+    const [configured] = validateConfigFile({ ...rawFile, fleetVerifiers: [rawFleet] }, { readKeyFile: (file) => readFileSync(join(REPO_ROOT, 'examples', 'config', file), 'utf8') }).fleetVerifiers;
+    const fleet = fleetVerifierFromConfig(configured);
+    expect(fleet.audiences).toEqual(['orders.example.internal']);
+    expect(fleet.trustClusters).toEqual([{ name: 'prod-eu', audiences: ['payments.example.com'] }]);
+    expect(fleet.externalIssuers).toEqual([{
+      issuer: 'https://oidc.example.net/lab', name: 'lab', audiences: ['lab.example.com'], caBundlePem: expect.stringMatching(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/),
+    }]);
+  });
+});
+
 describe('guide-fleet-receiver', () => {
   const ISSUERS = { 'prod-eu': 'https://oidc.example.com/prod-eu', staging: 'https://oidc.example.com/staging' } as const;
   const keys: Record<keyof typeof ISSUERS, TestKey> = { 'prod-eu': newTestKey('RS256'), staging: newTestKey('ES256') };

@@ -2,7 +2,7 @@
  * A fleet's cross-account deny list, from the configuration file: a `fleetVerifiers[].clusters`
  * entry `{name, privateBucketName}` makes the cluster's stack grant its deny list to the fleet's
  * role (bucket policy), and the fleet's role read it; a cluster of another account given by name
- * alone gets neither, and synth warns.
+ * alone gets neither, and synth warns. The entry's own audiences reach the fleet's TRUSTED_ISSUERS.
  */
 import type { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -66,7 +66,19 @@ function fleetReads(fleet: Stack & ConfigStacks['fleetStacks'][number]): string[
 describe('a fleet clusters entry {name, privateBucketName} from the config file', () => {
   let stacks: ConfigStacks;
   beforeAll(() => {
-    stacks = synth({ name: 'payments', privateBucketName: PAYMENTS_BUCKET });
+    stacks = synth({ name: 'payments', privateBucketName: PAYMENTS_BUCKET, audiences: ['payments.example.com'] });
+  });
+
+  test('the entry\'s own audiences reach the fleet verifier\'s TRUSTED_ISSUERS for that issuer alone', () => {
+    const [fleet] = stacks.fleetStacks;
+    const fn = Object.values(resourcesOf(Template.fromStack(fleet), 'AWS::Lambda::Function'))
+      .find((f) => ((f.Properties as Json).Environment as { Variables?: Json } | undefined)?.Variables?.TRUSTED_ISSUERS !== undefined)!;
+    const variables = ((fn.Properties as Json).Environment as { Variables: Json }).Variables;
+    expect(variables.ALLOWED_AUDIENCES).toBe('["verify.example.com"]');
+    // The value joins deploy-time parts; the entries of both clusters are literal text within it.
+    const text = JSON.stringify(variables.TRUSTED_ISSUERS);
+    expect(text).toMatch(/\\"issuer\\":\\"https:\/\/oidc\.example\.com\/payments\\"[^}]*\\"allowedAudiences\\":\[\\"payments\.example\.com\\"\]/);
+    expect(text.match(/allowedAudiences/g)).toHaveLength(1);
   });
 
   test('the cluster\'s private bucket policy grants the fleet role s3:GetObject on the deny list alone', () => {

@@ -315,13 +315,13 @@ describe('fleet verifiers: a cluster in another account, with its deny list', ()
 
   test('an entry that is neither a name nor an object', () => {
     expect(problemsOf(crossAccount(42))).toEqual([
-      'fleet "fleet", clusters[1] = 42: is neither a cluster name nor {"name", "privateBucketName"}. Fix: write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account.',
+      'fleet "fleet", clusters[1] = 42: is neither a cluster name nor {"name", ...}. Fix: write "prod-eu", or {"name": "prod-eu", "privateBucketName": "..."} for a cluster in another account.',
     ]);
   });
 
   test('an object entry with an unknown field is refused; one without a bucket is the name alone', () => {
     expect(problemsOf(crossAccount({ name: 'prod-us', privateBucketName: BUCKET, bucket: BUCKET }))).toEqual([
-      'fleet "fleet", clusters[1].bucket = "oidccluster-prod-us-privatebucket0123abcd": is not a known field. Fix: remove it (known fields: name, privateBucketName).',
+      'fleet "fleet", clusters[1].bucket = "oidccluster-prod-us-privatebucket0123abcd": is not a known field. Fix: remove it (known fields: name, privateBucketName, audiences, defaultAudiences).',
     ]);
     expect(validateConfigFile(crossAccount({ name: 'prod-us' })).fleetVerifiers[0].clusters).toEqual(validateConfigFile(crossAccount('prod-us')).fleetVerifiers[0].clusters);
     expect(validateConfigFile(crossAccount({ name: 'prod-us' })).fleetVerifiers[0].clusters[1]).toEqual({ name: 'prod-us' });
@@ -348,6 +348,66 @@ describe('fleet verifiers: a cluster in another account, with its deny list', ()
   test('a bucket for a cluster in another region is refused (a verifier reads buckets of its region only)', () => {
     expect(problemsOf(crossAccount(undefined, { account: '444444444444', region: 'us-east-1' }))).toEqual([
       `fleet "fleet", clusters[1].privateBucketName = "${BUCKET}": is in region us-east-1, not the fleet verifier's region eu-west-1: a verifier reads buckets of its own region only. Fix: write the cluster as "prod-us" (no deny list), or deploy a fleet verifier in the cluster's region.`,
+    ]);
+  });
+});
+
+describe('fleet verifiers: an issuer\'s own audiences', () => {
+  const fix = 'Fix: use an audience dedicated to the Verify API in the pods\' projected tokens (e.g. "verify.example.com"), or set allowSharedAudiences to true to accept the risk.';
+  const withOwn = (clusterEntry: unknown, externalChange: Json = {}, fleetChange: Json = {}) => withFleet({
+    clusters: ['prod-eu', clusterEntry],
+    externalIssuers: [{ url: EKS_ISSUER, name: 'eks-prod', ...externalChange }],
+    ...fleetChange,
+  });
+
+  test('a cluster entry and an external issuer may name their own audiences and defaults, carried as written', () => {
+    const [fleet] = validateConfigFile(withOwn(
+      { name: 'prod-us', audiences: ['payments.example.com', 'ledger.example.com'], defaultAudiences: ['ledger.example.com'] },
+      { audiences: ['eks.example.com'] },
+    )).fleetVerifiers;
+    expect(fleet.clusters).toEqual([{ name: 'prod-eu' }, { name: 'prod-us', audiences: ['payments.example.com', 'ledger.example.com'], defaultAudiences: ['ledger.example.com'] }]);
+    expect(fleet.externalIssuers).toEqual([{ url: EKS_ISSUER, name: 'eks-prod', audiences: ['eks.example.com'] }]);
+    const validate = new Ajv({ allErrors: true, strictRequired: false }).compile(SCHEMA);
+    expect(validate(withOwn({ name: 'prod-us', audiences: ['payments.example.com'] }, { audiences: ['eks.example.com'] }))).toBe(true);
+  });
+
+  test('own audiences are non-empty and unique, and own defaults are among them (or among the fleet\'s)', () => {
+    expect(problemsOf(withOwn({ name: 'prod-us', audiences: [] }))).toEqual([
+      'fleet "fleet", clusters[1].audiences = []: is empty. Fix: list this issuer\'s audiences, or remove audiences to use the fleet\'s.',
+    ]);
+    expect(problemsOf(withOwn({ name: 'prod-us', audiences: ['a.example.com', 'a.example.com'] }))).toEqual([
+      'fleet "fleet", clusters[1].audiences[1] = "a.example.com": is listed twice. Fix: remove the duplicate.',
+    ]);
+    expect(problemsOf(withOwn('prod-us', { audiences: ['eks.example.com'], defaultAudiences: ['verify.example.com'] }))).toEqual([
+      'fleet "fleet", externalIssuers[0].defaultAudiences[0] = "verify.example.com": is not in this issuer\'s audiences. Fix: default audiences must be a subset of this issuer\'s audiences.',
+    ]);
+    expect(problemsOf(withOwn({ name: 'prod-us', defaultAudiences: ['elsewhere.example.com'] }))).toEqual([
+      'fleet "fleet", clusters[1].defaultAudiences[0] = "elsewhere.example.com": is not in audiences. Fix: default audiences must be a subset of audiences.',
+    ]);
+  });
+
+  test('own audiences keep the audience boundary: not a trusted cluster\'s client ID or API-server audience, not an external issuer\'s URL', () => {
+    expect(problemsOf(withOwn({ name: 'prod-us', audiences: ['sts.amazonaws.com'] }, { audiences: ['https://oidc.example.com/prod-eu'] }))).toEqual([
+      `fleet "fleet", clusters[1].audiences[0] = "sts.amazonaws.com": is the AWS STS audience: a service accepting it can be handed any token meant for AWS. ${fix}`,
+      `fleet "fleet", externalIssuers[0].audiences[0] = "https://oidc.example.com/prod-eu": is an API-server audience of cluster "prod-eu": a service accepting it can be handed tokens meant for the Kubernetes API. ${fix}`,
+    ]);
+    expect(validateConfigFile(withOwn({ name: 'prod-us', audiences: ['sts.amazonaws.com'] }, {}, { allowSharedAudiences: true })).fleetVerifiers[0].clusters[1].audiences).toEqual(['sts.amazonaws.com']);
+  });
+
+  test('a caller may be bound to an issuer\'s own audience, and to nothing outside every list', () => {
+    const caller = 'arn:aws:iam::111111111111:role/Billing';
+    const [fleet] = validateConfigFile(withOwn({ name: 'prod-us', audiences: ['payments.example.com'] }, {}, { callerAudiences: { [caller]: ['payments.example.com'] } })).fleetVerifiers;
+    expect(fleet.callerAudiences).toEqual({ [caller]: ['payments.example.com'] });
+    expect(problemsOf(withOwn('prod-us', {}, { callerAudiences: { [caller]: ['payments.example.com'] } }))).toEqual([
+      `fleet "fleet", callerAudiences["${caller}"][0] = "payments.example.com": is not in audiences or an issuer's own audiences. Fix: add it to audiences or remove it here.`,
+    ]);
+  });
+
+  test('an external issuer may name the CA of a private issuer; the bundle is never echoed', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(validateConfigFile(withOwn('prod-us', { caBundlePem: pem })).fleetVerifiers[0].externalIssuers[0].caBundlePem).toBe(pem);
+    expect(problemsOf(withOwn('prod-us', { caBundlePem: 'not a certificate' }))).toEqual([
+      'fleet "fleet", externalIssuers[0].caBundlePem = (17 characters, not shown): holds no PEM certificate. Fix: paste the CA that issued the certificate of the issuer (and of jwksUrl).',
     ]);
   });
 });
