@@ -10,6 +10,7 @@
 import { buildJwks } from './documents';
 import { parseKeyMaterial } from './keys';
 import type { PublicJwk } from './keys';
+import { jwkFingerprint } from './rotation';
 import { PROVIDER_ARN, STS_AUDIENCE } from './config-schema';
 import type { ClusterShape, FleetShape } from './config-schema';
 
@@ -169,7 +170,7 @@ function audienceBoundary(audiences: readonly string[], { trusted, externalUrls,
 
 const KEY_FIX = 'give a PEM public key, certificate, JWK or JWKS of an RSA (2048 bits or more) or EC P-256/P-384/P-521 key';
 
-/** Parses every `configKeys` entry into public JWKs; a kid is bound to one key material for good. */
+/** Parses every `configKeys` entry into public JWKs; a kid is bound to one key material for good (as the sync binds it). */
 function readConfigKeys(cluster: ClusterShape, label: string, options: ValidateConfigOptions): RuleResult {
   const problems: RuleProblem[] = [];
   const warnings: string[] = [];
@@ -209,7 +210,7 @@ function readConfigKeys(cluster: ClusterShape, label: string, options: ValidateC
         warnings.push(`${label}: ${origin} holds a private key: only its public key is used. Keep private keys out of the config (\`openssl pkey -in sa.key -pubout\` gives the public key).`);
       }
       const earlier = byKid.get(key.jwk.kid);
-      if (earlier && !sameKey(earlier.jwk, key.jwk)) {
+      if (earlier && jwkFingerprint(earlier.jwk) !== jwkFingerprint(key.jwk)) {
         problems.push({ path, problem: `has kid ${JSON.stringify(key.jwk.kid)} already used by a different key in ${earlier.where}`, fix: 'give each key a distinct kid (or drop the kid to use kube\'s SHA-256 key id)' });
       } else if (!earlier) {
         byKid.set(key.jwk.kid, { jwk: key.jwk, where });
@@ -218,10 +219,6 @@ function readConfigKeys(cluster: ClusterShape, label: string, options: ValidateC
     }
   });
   return { problems, warnings, configKeys };
-}
-
-function sameKey(a: PublicJwk, b: PublicJwk): boolean {
-  return a.kty === b.kty && a.n === b.n && a.e === b.e && a.crv === b.crv && a.x === b.x && a.y === b.y;
 }
 
 /** The config keys and the CA bundle travel in the sync Lambda's environment, which AWS caps at 4 KiB. */
