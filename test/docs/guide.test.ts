@@ -29,6 +29,7 @@ import { stackIdFor, validateConfig } from '../../core/config';
 import { buildJwks, documentPaths } from '../../core/documents';
 import { parseKeyMaterial } from '../../core/keys';
 import { makeTestPki, publishIssuer, startIssuerServer } from '../support/issuer-server';
+import { connectToEnv } from './support/connect-to';
 
 type Json = Record<string, unknown>;
 
@@ -212,17 +213,14 @@ describe('keys and check', () => {
     requireTool('bash');
     expectValidCli('guide-check');
     // The documented command runs verbatim: check applies IAM's issuer rules (no port, no IP host),
-    // so the local server is reached as the documented host through connect-to.cjs, with a
-    // certificate for that host.
+    // so the local server is reached as the documented host (support/connect-to.ts).
     const issuerUrl = new URL(ISSUER);
     const pki = makeTestPki([issuerUrl.hostname]);
     const server = await startIssuerServer({ tls: pki.server });
     try {
       const keys = parseKeyMaterial(projectFile('examples/config/keys/prod-eu-sa.pub'), 'example').keys.map((k) => k.jwk);
       publishIssuer(server, { jwks: buildJwks(keys), issuerPath: issuerUrl.pathname, discoveryOverrides: { issuer: ISSUER, jwks_uri: `${ISSUER}/openid/v1/jwks` } });
-      const connectTo = `${issuerUrl.hostname}:443=${new URL(server.origin).host}`;
-      const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'support', 'connect-to.cjs')}`.trim();
-      const run = await runBash(docBlock('guide-check').text, { env: { NODE_EXTRA_CA_CERTS: pki.caFile, NODE_OPTIONS: nodeOptions, KUBE_OIDC_TEST_CONNECT_TO: connectTo } });
+      const run = await runBash(docBlock('guide-check').text, { env: { NODE_EXTRA_CA_CERTS: pki.caFile, ...connectToEnv(issuerUrl.hostname, server.origin) } });
       expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
       expect(run.stdout).toContain(`seen: GET ${ISSUER}/.well-known/openid-configuration: HTTP 200`);
       const printed = run.stdout
