@@ -16,6 +16,7 @@
  * never reaches a Lambda bundle.
  */
 import { z } from 'zod';
+import { issuerUrlProblems, MAX_ISSUER_URL_LENGTH } from './issuer-url';
 
 // ===== Limits and defaults =====
 
@@ -25,8 +26,6 @@ export const STS_AUDIENCE = 'sts.amazonaws.com';
 export const MAX_PROVIDER_AUDIENCES = 100;
 /** IAM limits each client ID to this many characters. */
 export const MAX_AUDIENCE_LENGTH = 255;
-/** IAM limits the provider URL to this many characters. */
-export const MAX_ISSUER_URL_LENGTH = 255;
 /** Longest cluster name: it is part of stack, alarm and log-group names. */
 export const MAX_CLUSTER_NAME_LENGTH = 40;
 
@@ -56,7 +55,6 @@ const IAM_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|
 /** An IAM OIDC provider ARN: its account and its URL without `https://`. */
 export const PROVIDER_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):oidc-provider\/(.+)$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ACCOUNT_ID = /^\d{12}$/;
 const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const ROLE_ID = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
@@ -223,49 +221,6 @@ const alarms = (owner: string) => section({
 }, 'write {"emails": ["oncall@example.com"]}').prefault({}).describe(`Where the ${owner}'s alarms go.`);
 
 // ===== Issuer =====
-
-/**
- * The problems of an issuer URL, each `[problem, fix]`: IAM, STS and every verifier compare the
- * issuer byte for byte, so only one spelling of a URL is accepted.
- */
-function issuerUrlProblems(url: string): [string, string][] {
-  const problems: [string, string][] = [];
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (!scheme) return [['is not an absolute URL', 'give the issuer as https://HOST[/PATH], e.g. "https://oidc.example.com"']];
-  if (scheme[1] !== 'https') problems.push(['does not use https', 'serve the issuer over https (https://...): IAM and STS only accept https issuers']);
-  if (url.length > MAX_ISSUER_URL_LENGTH) problems.push([`is longer than ${MAX_ISSUER_URL_LENGTH} characters (IAM's limit)`, 'use a shorter host or path']);
-  if (url.includes('?')) problems.push(['has a query string', 'remove everything from "?": an issuer has no query']);
-  if (url.includes('#')) problems.push(['has a fragment', 'remove everything from "#": an issuer has no fragment']);
-  const rest = url.slice(scheme[0].length).replace(/[?#].*$/, '');
-  const slash = rest.indexOf('/');
-  const authority = slash === -1 ? rest : rest.slice(0, slash);
-  const path = slash === -1 ? '' : rest.slice(slash);
-  if (authority.includes('@')) problems.push(['has user information', 'remove "user@" from the URL']);
-  const hostPort = authority.replace(/^.*@/, '');
-  if (hostPort.includes(':')) problems.push(['has a port', 'remove the port: IAM refuses provider URLs with a port, and CloudFront serves 443']);
-  const host = hostPort.replace(/:.*$/, '');
-  if (host !== host.toLowerCase()) {
-    problems.push(['has uppercase letters in its host', `write the host in lowercase (${JSON.stringify(host.toLowerCase())}): the issuer is compared byte for byte`]);
-  } else if (!DNS_NAME.test(host)) {
-    problems.push(['does not have a valid DNS host name', 'use a fully qualified host name such as oidc.example.com (no IP address)']);
-  }
-  if (path.endsWith('/')) {
-    problems.push(['ends with a slash', `remove the trailing slash (${JSON.stringify(url.replace(/\/+$/, ''))}): IAM condition keys and token "iss" must match byte for byte`]);
-  } else if (path.split('/').some((segment) => segment === '.' || segment === '..')) {
-    problems.push([
-      'has a dot segment ("." or "..") in its path',
-      'write the path without "." and ".." segments: clients resolve them, so the documents would be fetched from another path than the "iss" tokens carry',
-    ]);
-  } else if (path.includes('%')) {
-    problems.push([
-      'has percent-encoding in its path',
-      'write the path in plain characters (letters, digits, ".", "_", "~", "-"): an encoded and a decoded issuer are different strings to IAM but the same URL to a web server',
-    ]);
-  } else if (path !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {
-    problems.push(['has an unsupported path', 'use path segments of letters, digits, ".", "_", "~" and "-" only (e.g. https://oidc.example.com/cluster-a)']);
-  }
-  return problems;
-}
 
 const issuerUrl = (description: string) => z.string(withFix('give the issuer URL, e.g. "https://oidc.example.com"'))
   .superRefine((url, ctx) => { for (const [problem, fix] of issuerUrlProblems(url)) report(ctx, [], url, problem, fix); })

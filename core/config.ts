@@ -23,9 +23,10 @@ import { clusterSchema, configFileSchema, defaultMessage, fleetVerifierSchema } 
 import type { ClusterShape, FleetShape } from './config-schema';
 
 export {
-  CONFIG_DEFAULTS, MAX_AUDIENCE_LENGTH, MAX_CLUSTER_NAME_LENGTH, MAX_ISSUER_URL_LENGTH, MAX_PROVIDER_AUDIENCES, STS_AUDIENCE,
+  CONFIG_DEFAULTS, MAX_AUDIENCE_LENGTH, MAX_CLUSTER_NAME_LENGTH, MAX_PROVIDER_AUDIENCES, STS_AUDIENCE,
   configJsonSchema,
 } from './config-schema';
+export { MAX_ISSUER_URL_LENGTH } from './issuer-url';
 export { LAMBDA_ENV_BUDGET_BYTES } from './config-rules';
 export type { ValidateConfigOptions } from './config-rules';
 

@@ -20,6 +20,8 @@
 import { createPublicKey, KeyObject, verify as verifySignature } from 'node:crypto';
 import { DISCOVERY_PATH } from './documents';
 import { MIN_RSA_BITS, SIGNING_ALGS } from './keys';
+import { issuerUrlParts, issuerUrlRuleProblems } from './issuer-url';
+import type { IssuerUrlRule } from './issuer-url';
 import { issuerHostPath } from './trust-policy';
 
 /** One conclusion of the doctor. */
@@ -183,25 +185,37 @@ export function runIssuerChecks(input: IssuerCheckInput): Finding[] {
 
 // ---------------------------------------------------------------- issuer URL and transport
 
+/** The rules a plain-http loopback issuer may break under --allow-http (local mode): nothing about its path or form. */
+const LOCAL_ISSUER_EXEMPT_RULES: ReadonlySet<IssuerUrlRule> = new Set<IssuerUrlRule>(['scheme', 'port', 'host']);
+
+/**
+ * The issuer URL against the configuration's own rules (`core/issuer-url.ts`), so check and the
+ * config never disagree on what IAM and STS accept. Under --allow-http a plain-http issuer on a
+ * loopback address (local mode: `http://127.0.0.1:8787[/path]`) may have its scheme, a numeric
+ * port and an IP host; every other rule still holds.
+ */
 function checkIssuerUrl(issuer: string, allowHttp: boolean): Finding {
   const title = 'issuer URL well formed';
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    return fail('issuer-url', title, `${JSON.stringify(issuer)} is not an absolute URL`, 'give the issuer exactly as kube-apiserver\'s --service-account-issuer, e.g. https://oidc.example.com/cluster-a');
+  const parts = issuerUrlParts(issuer);
+  const localIssuer = allowHttp
+    && parts !== undefined
+    && parts.scheme === 'http'
+    && isLoopbackHost(parts.host)
+    && (parts.port === undefined || /^\d{1,5}$/.test(parts.port));
+  const all = issuerUrlRuleProblems(issuer);
+  const problems = localIssuer ? all.filter((p) => !LOCAL_ISSUER_EXEMPT_RULES.has(p.rule)) : all;
+  if (problems.length === 0) {
+    const exempted = all.length > 0 ? ' (a loopback issuer, accepted because of --allow-http; a deployed issuer needs https and a DNS host name without port)' : '';
+    return pass('issuer-url', title, `${issuer}${exempted}`);
   }
-  const problems: string[] = [];
-  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) problems.push('it has a query or fragment, which OIDC forbids in an issuer');
-  if (url.username || url.password) problems.push('it carries user information');
-  if (issuer.endsWith('/')) {
-    problems.push('it ends with "/": IAM trust-policy conditions on "<issuer>:sub" then silently never match, and OIDC libraries compare issuers byte for byte');
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowHttp && isLoopbackHost(url.hostname))) {
-    problems.push(`its scheme is ${url.protocol.replace(':', '')}, not https`);
-  }
-  if (problems.length === 0) return pass('issuer-url', title, issuer);
-  return fail('issuer-url', title, `${issuer}: ${problems.join('; ')}`, 'use an https URL without query, fragment or trailing slash, identical in --service-account-issuer, the discovery document and the IAM provider');
+  const fixes = problems.map((p) => p.fix);
+  if (problems.some((p) => p.rule === 'scheme') && allowHttp) fixes.push('--allow-http accepts plain http only on a loopback address (127.0.0.1, ::1, localhost)');
+  return fail(
+    'issuer-url',
+    title,
+    `${issuer}: ${problems.map((p) => p.problem).join('; ')}`,
+    `${fixes.join('; ')}; then use exactly this URL in --service-account-issuer, the discovery document and the IAM provider`,
+  );
 }
 
 function checkHttps(issuer: string, allowHttp: boolean): Finding {

@@ -4,7 +4,7 @@
  * loopback HTTPS issuer serves what it published, and the runbook's own commands (curl | jq, check)
  * run against it. Their output must be the documented output.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { FileObjectStore } from '../../runtime/object-store';
 import { runSync, SYNC_DEFAULTS, SyncReport } from '../../runtime/sync-runner';
 import { IssuerServer, makeTestPki, startIssuerServer, TestPki } from '../support/issuer-server';
 import { kubeClaims, kubeFixtures, kubeToken } from '../support/tokens';
+import { connectToEnv } from './support/connect-to';
 import { bashSyntaxError, requireTool, runBash } from './support/run';
 import { cliProblems, docBlock, flagLines, kubeOidcInvocations, shellAssignments } from './support/doc-blocks';
 
@@ -66,22 +67,26 @@ describe('the rotation runbook, step by step', () => {
   async function runDocumented(id: string, replace: (script: string) => string = (s) => s, cwd?: string): Promise<string> {
     const run = await runBash(replace(docBlock(id).text), { env, cwd });
     if (run.status !== 0) throw new Error(`${id} failed (${run.status}): ${run.stderr}`);
-    return run.stdout.replaceAll(server.origin, 'https://oidc.example.com');
+    return run.stdout;
   }
 
   beforeAll(async () => {
     requireTool('bash');
     requireTool('curl');
     requireTool('jq');
-    pki = makeTestPki();
+    // The documented issuer itself: check applies IAM's issuer rules (no port, no IP host), so curl
+    // and Node reach the loopback server as oidc.example.com (support/connect-to.ts) and trust its
+    // private CA; the commands run unmodified.
+    issuer = shellAssignments(docBlock('rotation-env').text).get('ISSUER') as string;
+    expect(issuer).toBe('https://oidc.example.com/prod-eu');
+    pki = makeTestPki([new URL(issuer).hostname]);
     server = await startIssuerServer({ tls: pki.server });
-    issuer = `${server.origin}/prod-eu`;
     dir = mkdtempSync(join(tmpdir(), 'kube-oidc-rotation-'));
     documents = new FileObjectStore(join(dir, 'documents'));
     privateStore = new FileObjectStore(join(dir, 'private'));
-    // curl and Node trust the loopback issuer's private CA; the commands run unmodified.
-    env = { ISSUER: issuer, CURL_CA_BUNDLE: pki.caFile, NODE_EXTRA_CA_CERTS: pki.caFile };
-    expect(shellAssignments(docBlock('rotation-env').text).get('ISSUER')).toBe('https://oidc.example.com/prod-eu');
+    const curlHome = join(dir, 'curl-home');
+    mkdirSync(curlHome);
+    env = { ISSUER: issuer, CURL_CA_BUNDLE: pki.caFile, NODE_EXTRA_CA_CERTS: pki.caFile, ...connectToEnv(new URL(issuer).hostname, server.origin, curlHome) };
   }, 30_000);
 
   afterAll(async () => {

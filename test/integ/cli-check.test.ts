@@ -139,6 +139,8 @@ describe('check', () => {
     }
     expect(cleanJson.ok).toBe(true);
     expect(cleanJson.findings.filter((f) => !f.ok)).toEqual([]);
+    // Its port and IP host pass issuer-url only as a loopback issuer under --allow-http, and the finding says so.
+    expect(cleanJson.findings.find((f) => f.id === 'issuer-url')?.seen).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/clean \(a loopback issuer, accepted because of --allow-http; /);
   });
 
   test.each(MISCONFIGURATIONS)('%s is reported as a failure of %s, with its fix (exit 1)', (name, id) => {
@@ -177,10 +179,14 @@ describe('check', () => {
     expect(httpWithoutAllow.status).toBe(1);
     const failed = httpWithoutAllow.report.findings.filter((f) => !f.ok).map((f) => f.id);
     expect(failed).toEqual(expect.arrayContaining(['issuer-url', 'https', 'discovery-fetch']));
+    expect(httpWithoutAllow.report.findings.find((f) => f.id === 'issuer-url')?.seen).toMatch(/: does not use https; has a port; does not have a valid DNS host name$/);
   });
 
-  test('over HTTPS, the private CA given with --ca-file makes a clean report', () => {
-    expect(httpsWithCa.status).toBe(0);
+  test('over HTTPS, the private CA given with --ca-file passes every check but issuer-url, which refuses the test server\'s port and IP host', () => {
+    // --allow-http exempts only plain-http loopback issuers: an https issuer gets IAM's rules in full.
+    expect(httpsWithCa.status).toBe(1);
+    expect(httpsWithCa.report.findings.filter((f) => !f.ok).map((f) => f.id)).toEqual(['issuer-url']);
+    expect(httpsWithCa.report.findings.find((f) => f.id === 'issuer-url')?.seen).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/cluster-a: has a port; does not have a valid DNS host name$/);
     expect(httpsWithCa.report.findings.find((f) => f.id === 'tls-certificate')).toMatchObject({ ok: true, seen: 'verified against the CA of --ca-file' });
     expect(httpsWithCa.report.findings.find((f) => f.id === 'https')).toMatchObject({ ok: true, seen: 'https' });
     expect(httpsWithCa.report.findings.find((f) => f.id === 'token-signature')?.ok).toBe(true);

@@ -174,9 +174,9 @@ if (typeof afterAll === 'function') {
 
 /**
  * Makes a private CA and a server certificate signed by it (P-256 keys: fast to generate), valid
- * for IP 127.0.0.1 and DNS localhost. Its folder is removed after the test file.
+ * for IP 127.0.0.1, DNS localhost and each of `dnsNames`. Its folder is removed after the test file.
  */
-export function makeTestPki(): TestPki {
+export function makeTestPki(dnsNames: readonly string[] = []): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'kube-oidc-pki-'));
   pkiDirs.push(dir);
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
@@ -191,7 +191,7 @@ export function makeTestPki(): TestPki {
   openssl(['req', '-new', '-key', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
   writeFileSync(
     join(dir, 'server.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+    `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...dnsNames.map((name) => `DNS:${name}`)].join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`,
   );
   openssl(
     ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext'],

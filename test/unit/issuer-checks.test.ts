@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import {
   discoveryUrlFor,
   FetchedResponse,
@@ -11,6 +12,7 @@ import {
   jwksUriFrom,
   runIssuerChecks,
 } from '../../core/issuer-checks';
+import { issuerUrlProblems } from '../../core/issuer-url';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'kube-format');
 const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8').trim();
@@ -103,7 +105,8 @@ describe('runIssuerChecks on a misconfigured issuer', () => {
   test('a trailing slash in the issuer URL itself fails issuer-url', () => {
     const result = finding(runIssuerChecks(input({ issuer: `${ISSUER}/` })), 'issuer-url');
     expect(result.ok).toBe(false);
-    expect(result.seen).toContain('ends with "/"');
+    expect(result.seen).toBe(`${ISSUER}/: ends with a slash`);
+    expect(result.fix).toContain(`remove the trailing slash (${JSON.stringify(ISSUER)})`);
   });
 
   test('a redirecting jwks_uri fails jwks-fetch and nothing is concluded about keys', () => {
@@ -277,6 +280,112 @@ describe('transport findings', () => {
     expect(finding(runIssuerChecks(input({ jwks: slow })), 'response-time')).toMatchObject({ ok: false, seen: 'slowest response 6200 ms' });
     const timedOut: FetchOutcome = { ok: false, url: JWKS_URL, errorCode: 'timeout', message: `${JWKS_URL}: no complete response within 10000 ms` };
     expect(finding(runIssuerChecks(input({ jwks: timedOut })), 'response-time').ok).toBe(false);
+  });
+});
+
+describe('issuer-url applies the configuration\'s issuer rules', () => {
+  /** The issuer-url finding alone, for an issuer whose documents need not exist. */
+  const issuerUrlFinding = (issuer: string, allowHttp = false): Finding =>
+    finding(runIssuerChecks(input({ issuer, allowHttp, discovery: ok(discoveryUrlFor(issuer), '{}'), jwks: undefined })), 'issuer-url');
+
+  test.each([
+    ['a port on an https issuer', 'https://oidc.example.com:8443/cluster-a', 'has a port', 'remove the port'],
+    ['an uppercase host', 'https://OIDC.example.com/cluster-a', 'has uppercase letters in its host', '"oidc.example.com"'],
+    ['a ".." segment', 'https://oidc.example.com/cluster-b/../cluster-a', 'has a dot segment', 'without "." and ".." segments'],
+    ['a "." segment', 'https://oidc.example.com/./cluster-a', 'has a dot segment', 'without "." and ".." segments'],
+    ['percent-encoding', 'https://oidc.example.com/cluster%2Da', 'has percent-encoding in its path', 'plain characters'],
+    ['an IPv4 host', 'https://203.0.113.10/cluster-a', 'does not have a valid DNS host name', 'no IP address'],
+    ['an IPv6 host', 'https://[2001:db8::1]/cluster-a', 'does not have a valid DNS host name', 'no IP address'],
+    ['more than 255 characters', `https://oidc.example.com/${'a'.repeat(240)}`, 'is longer than 255 characters', 'shorter'],
+    ['user information', 'https://admin@oidc.example.com/cluster-a', 'has user information', 'remove "user@"'],
+    ['a query', 'https://oidc.example.com/cluster-a?x=1', 'has a query string', 'an issuer has no query'],
+    ['an unsupported path character', 'https://oidc.example.com/cluster a', 'has an unsupported path', 'letters, digits'],
+  ])('%s fails issuer-url, naming the problem and its fix', (_name, issuer, problem, fix) => {
+    const result = issuerUrlFinding(issuer);
+    expect(result.ok).toBe(false);
+    expect(result.seen).toContain(`${issuer}: `);
+    expect(result.seen).toContain(problem);
+    expect(result.fix).toContain(fix);
+    expect(result.fix).toContain('then use exactly this URL in --service-account-issuer');
+  });
+
+  test('every problem is listed, in the configuration\'s words', () => {
+    const issuer = 'http://OIDC.example.com:80/a/';
+    const result = issuerUrlFinding(issuer);
+    expect(result.seen).toBe(`${issuer}: ${issuerUrlProblems(issuer).map(([problem]) => problem).join('; ')}`);
+    expect(result.seen).toBe(`${issuer}: does not use https; has a port; has uppercase letters in its host; ends with a slash`);
+  });
+
+  test('a loopback IP host and a port fail without --allow-http', () => {
+    expect(issuerUrlFinding('https://127.0.0.1:8443/cluster-a').seen).toBe('https://127.0.0.1:8443/cluster-a: has a port; does not have a valid DNS host name');
+    expect(issuerUrlFinding('http://127.0.0.1:8787/cluster-a').seen).toBe('http://127.0.0.1:8787/cluster-a: does not use https; has a port; does not have a valid DNS host name');
+  });
+
+  test.each([
+    'http://127.0.0.1:8787',
+    'http://127.0.0.1:8787/cluster-a',
+    'http://localhost:8787/cluster-a',
+    'http://[::1]:8787/cluster-a',
+    'http://127.0.0.1/cluster-a',
+  ])('--allow-http accepts the plain-http loopback issuer %s, and says why', (issuer) => {
+    const result = issuerUrlFinding(issuer, true);
+    expect(result.ok).toBe(true);
+    expect(result.seen).toBe(`${issuer} (a loopback issuer, accepted because of --allow-http; a deployed issuer needs https and a DNS host name without port)`);
+  });
+
+  test('a well-formed https issuer passes and shows just the URL, with or without --allow-http', () => {
+    expect(issuerUrlFinding(ISSUER)).toEqual({ id: 'issuer-url', title: 'issuer URL well formed', ok: true, seen: ISSUER });
+    expect(issuerUrlFinding(ISSUER, true)).toEqual({ id: 'issuer-url', title: 'issuer URL well formed', ok: true, seen: ISSUER });
+  });
+
+  test.each([
+    ['a trailing slash', 'http://127.0.0.1:8787/cluster-a/', 'http://127.0.0.1:8787/cluster-a/: ends with a slash'],
+    ['a ".." segment', 'http://127.0.0.1:8787/b/../a', 'http://127.0.0.1:8787/b/../a: has a dot segment ("." or "..") in its path'],
+    ['percent-encoding', 'http://127.0.0.1:8787/cluster%2Da', 'http://127.0.0.1:8787/cluster%2Da: has percent-encoding in its path'],
+    ['a query', 'http://127.0.0.1:8787/a?x=1', 'http://127.0.0.1:8787/a?x=1: has a query string'],
+    ['user information', 'http://user@127.0.0.1:8787/a', 'http://user@127.0.0.1:8787/a: has user information'],
+    ['an uppercase scheme', 'HTTP://127.0.0.1:8787/a', 'HTTP://127.0.0.1:8787/a: does not use https; has a port; does not have a valid DNS host name'],
+  ])('--allow-http exempts only the scheme, port and host: %s still fails', (_name, issuer, seen) => {
+    const result = issuerUrlFinding(issuer, true);
+    expect(result.ok).toBe(false);
+    expect(result.seen).toBe(seen);
+  });
+
+  test.each([
+    ['https on a loopback address', 'https://127.0.0.1:8443/a', 'https://127.0.0.1:8443/a: has a port; does not have a valid DNS host name'],
+    ['plain http on another address', 'http://10.0.0.1:8787/a', 'http://10.0.0.1:8787/a: does not use https; has a port; does not have a valid DNS host name'],
+    ['plain http on a DNS name', 'http://oidc.example.com/a', 'http://oidc.example.com/a: does not use https'],
+    ['a port that is not a number', 'http://127.0.0.1:8787\\evil.example/a', 'http://127.0.0.1:8787\\evil.example/a: does not use https; has a port; does not have a valid DNS host name'],
+  ])('--allow-http exempts nothing else: %s fails', (_name, issuer, seen) => {
+    const result = issuerUrlFinding(issuer, true);
+    expect(result.ok).toBe(false);
+    expect(result.seen).toBe(seen);
+  });
+
+  test('--allow-http on a non-loopback http issuer says which addresses it accepts', () => {
+    expect(issuerUrlFinding('http://oidc.example.com/a', true).fix).toContain('--allow-http accepts plain http only on a loopback address');
+    expect(issuerUrlFinding('http://oidc.example.com/a', false).fix).not.toContain('--allow-http');
+  });
+
+  test('an issuer check accepts and the configuration accepts the same URLs, and an accepted URL is not rewritten by URL parsing', () => {
+    const segment = fc.constantFrom('cluster-a', 'A_b~c', '.', '..', '%2F', 'x.y', 'a b', '');
+    const candidate = fc.record({
+      scheme: fc.constantFrom('https', 'http', 'HTTPS'),
+      userInfo: fc.constantFrom('', 'admin@'),
+      host: fc.constantFrom('oidc.example.com', 'OIDC.example.com', '203.0.113.10', 'localhost', '[::1]', 'example', 'xn--bcher-kva.example'),
+      port: fc.constantFrom('', ':443', ':8443', ':'),
+      path: fc.array(segment, { maxLength: 3 }).map((segments) => segments.map((s) => `/${s}`).join('')),
+      tail: fc.constantFrom('', '?', '#x'),
+    }).map((p) => `${p.scheme}://${p.userInfo}${p.host}${p.port}${p.path}${p.tail}`);
+    fc.assert(fc.property(candidate, fc.boolean(), (issuer, allowHttp) => {
+      const accepted = issuerUrlFinding(issuer, allowHttp).ok;
+      const strict = issuerUrlProblems(issuer).length === 0;
+      if (!allowHttp) expect(accepted).toBe(strict);
+      if (strict) {
+        const href = new URL(issuer).href;
+        expect(href).toBe(new URL(issuer).pathname === '/' && !issuer.endsWith('/') ? `${issuer}/` : issuer);
+      }
+    }), { numRuns: 400 });
   });
 });
 
