@@ -6,9 +6,9 @@
  * Nothing is fetched at start (which only checks each issuer's policy): an issuer's cache is built,
  * and its keys and deny list first read, when the first token naming it arrives, so a cold start
  * pays only for the issuers whose tokens come in, and a token naming an issuer that is not
- * configured is refused without any fetch. An issuer whose keys
- * cannot be loaded answers 503 for its own tokens only, once its stale window has passed; every
- * other issuer keeps its own cache and keeps answering.
+ * configured is refused without any fetch. An issuer whose keys cannot be loaded answers 503 for
+ * its own tokens only, once its stale window has passed; every other issuer keeps its own cache
+ * and keeps answering.
  */
 import { createIssuerRouter, type IssuerRouter, type TrustedIssuerKeys } from '../core/trusted-issuers';
 import { validateVerifierPolicy, type Verifier, type VerifierPolicy } from '../core/verifier';
@@ -88,6 +88,7 @@ class IssuerKeys implements KeySetProvider {
     return this.cache().refreshForUnknownKid(kid);
   }
 
+  /** The issuer's cache, the same one for good once built. */
   cache(): KeyCache {
     if (this.keyCache === undefined) {
       const { source, options, issuer } = this;
