@@ -163,7 +163,8 @@ export function isValidTrustedIssuerEntry(entry: unknown): boolean {
 
 /**
  * The full check of one `TRUSTED_ISSUERS` entry: returns it when valid, else throws an error that
- * names the entry (`label`, and its issuer when it has one) and its first fault.
+ * names the entry (`label`, and its issuer when it has one) and its first fault. A rule added here
+ * must be added to {@link isValidTrustedIssuerEntry} too (test/unit/fleet-env.test.ts compares them).
  */
 export function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntry {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error(`${label} must be a JSON object`);
