@@ -61,7 +61,9 @@ export function createIssuerRouter<E extends IssuerEntry>(entries: readonly E[],
   if (!Number.isInteger(maxTokenBytes) || maxTokenBytes <= 0) throw new TypeError('trusted issuers: maxTokenBytes must be a positive integer');
   const byIssuer = new Map<string, E>();
   const clusters = new Map<string, string>();
-  for (const [index, entry] of entries.entries()) {
+  // An indexed loop: a fleet's cold start runs it once per issuer, before the JIT has warmed up.
+  for (let index = 0; index < entries.length; index += 1) {
+    const entry = entries[index];
     const { issuer, cluster } = entry ?? ({} as E);
     if (typeof issuer !== 'string' || issuer === '') throw new TypeError(`trusted issuers[${index}]: issuer must be a non-empty string`);
     if (byIssuer.has(issuer)) throw new TypeError(`trusted issuers[${index}]: issuer ${quote(issuer)} is configured twice`);

@@ -2,6 +2,7 @@
  * Reads a Lambda's environment once, at init, with clear errors: the one place Lambda code
  * touches `process.env`.
  */
+import type { VerifierPolicy } from '../core/verifier';
 
 /** A required variable; a missing one is a deployment bug, reported by name. */
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -96,10 +97,76 @@ export function trustedIssuersEnv(name: string, env: NodeJS.ProcessEnv = process
     throw new Error(`environment variable ${name} is not JSON`);
   }
   if (!Array.isArray(value) || value.length === 0) throw new Error(`environment variable ${name} must be a non-empty JSON array of issuers`);
-  return value.map((entry, index) => trustedIssuerEntry(entry, `${name}[${index}]`));
+  // Every cold start of a fleet verifier checks every entry: the quick check passes a valid entry
+  // in one walk over its own members; only a refused one goes through the full check, which
+  // finds and names its first fault.
+  for (let index = 0; index < value.length; index += 1) {
+    if (!isValidTrustedIssuerEntry(value[index])) trustedIssuerEntry(value[index], `${name}[${index}]`);
+  }
+  return value as TrustedIssuerEnvEntry[];
 }
 
-function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntry {
+/** What each member of an entry must be, for {@link isValidTrustedIssuerEntry}. */
+const ENTRY_MEMBER_KIND: ReadonlyMap<string, 'string' | 'list' | 'number' | 'discovery' | 'boolean'> = new Map([
+  ...ENTRY_STRINGS.map((member) => [member, 'string'] as const),
+  ...ENTRY_LISTS.map((member) => [member, 'list'] as const),
+  ...ENTRY_NUMBERS.map((member) => [member, 'number'] as const),
+  ['discovery', 'discovery'],
+  ['kidlessCompat', 'boolean'],
+]);
+
+const ISSUER_URL = /^https?:\/\/[^/?#]+(\/[^?#]*)?$/;
+
+/**
+ * True when {@link trustedIssuerEntry} accepts the entry: the same rules, checked in one walk over
+ * the members the entry has. `false` says only that the full check must run to name the fault.
+ * Exported for the test that holds the two to the same verdicts.
+ */
+export function isValidTrustedIssuerEntry(entry: unknown): boolean {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return false;
+  const record = entry as Record<string, unknown>;
+  let sources = 0;
+  for (const member of Object.keys(record)) {
+    const item = record[member];
+    switch (ENTRY_MEMBER_KIND.get(member)) {
+      case 'string':
+        if (typeof item !== 'string' || item === '') return false;
+        break;
+      case 'list':
+        if (!Array.isArray(item)) return false;
+        for (const audience of item) if (typeof audience !== 'string' || audience === '') return false;
+        break;
+      case 'number':
+        if (!Number.isInteger(item) || (item as number) < 0) return false;
+        break;
+      case 'discovery':
+        if (item !== true) return false;
+        break;
+      case 'boolean':
+        if (typeof item !== 'boolean') return false;
+        break;
+      default:
+        return false;
+    }
+    // A member given as undefined cannot come out of JSON, but the full check ignores it.
+    if (item !== undefined && (member === 'documentsBucket' || member === 'discovery' || member === 'jwksUrl')) sources += 1;
+  }
+  return (
+    typeof record.issuer === 'string' &&
+    ISSUER_URL.test(record.issuer) &&
+    sources === 1 &&
+    (record.jwksKey === undefined || record.documentsBucket !== undefined) &&
+    (record.caBundle === undefined || record.documentsBucket === undefined) &&
+    (record.denyListKey === undefined || record.privateBucket !== undefined)
+  );
+}
+
+/**
+ * The full check of one `TRUSTED_ISSUERS` entry: returns it when valid, else throws an error that
+ * names the entry (`label`, and its issuer when it has one) and its first fault. A rule added here
+ * must be added to {@link isValidTrustedIssuerEntry} too (test/unit/fleet-env.test.ts compares them).
+ */
+export function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntry {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error(`${label} must be a JSON object`);
   const record = entry as Record<string, unknown>;
   const named = typeof record.issuer === 'string' ? `${label} (${JSON.stringify(record.issuer)})` : label;
@@ -112,7 +179,7 @@ function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntr
     if (item !== undefined && (typeof item !== 'string' || item === '')) fail(`${member} must be a non-empty string`);
   }
   if (record.issuer === undefined) fail('issuer is required');
-  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(record.issuer as string)) fail('issuer must be an absolute http(s) URL without query or fragment');
+  if (!ISSUER_URL.test(record.issuer as string)) fail('issuer must be an absolute http(s) URL without query or fragment');
   for (const member of ENTRY_LISTS) {
     const item = record[member];
     if (item !== undefined && (!Array.isArray(item) || !item.every((audience) => typeof audience === 'string' && audience !== ''))) fail(`${member} must be a list of non-empty strings`);
@@ -129,4 +196,23 @@ function trustedIssuerEntry(entry: unknown, label: string): TrustedIssuerEnvEntr
   if (record.caBundle !== undefined && record.documentsBucket !== undefined) fail('caBundle applies to discovery and jwksUrl only');
   if (record.denyListKey !== undefined && record.privateBucket === undefined) fail('denyListKey needs privateBucket');
   return record as unknown as TrustedIssuerEnvEntry;
+}
+
+/**
+ * A fleet entry's verifier policy: the entry's own members where it gives them, the global
+ * variables' policy otherwise. An entry's own `allowedAudiences` bring their own default (all of
+ * them unless it names `defaultAudiences`). Built member by member rather than by spreading:
+ * a fleet's cold start builds one per issuer, before the JIT has warmed up.
+ */
+export function trustedIssuerPolicy(entry: TrustedIssuerEnvEntry, globals: Omit<VerifierPolicy, 'issuer'>): VerifierPolicy {
+  const ownAudiences = entry.allowedAudiences;
+  return {
+    issuer: entry.issuer,
+    allowedAudiences: ownAudiences ?? globals.allowedAudiences,
+    defaultAudiences: entry.defaultAudiences ?? ownAudiences ?? globals.defaultAudiences,
+    clockSkewSeconds: entry.clockSkewSeconds ?? globals.clockSkewSeconds,
+    maxTokenLifetimeSeconds: entry.maxTokenLifetimeSeconds ?? globals.maxTokenLifetimeSeconds,
+    maxTokenBytes: globals.maxTokenBytes,
+    kidlessCompat: entry.kidlessCompat ?? globals.kidlessCompat,
+  };
 }

@@ -6,8 +6,9 @@
  * Built on `node:https` / `node:http` so the CLI, the sync runtime and local mode share one
  * behaviour and one set of error messages.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+// Named imports: a namespace import makes the bundle copy every export of both modules at load.
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { FetchedResponse, FetchErrorCode } from '../core/issuer-checks';
 import { isLoopbackHost } from '../core/issuer-checks';
@@ -134,7 +135,7 @@ export function httpGet(url: string, options: HttpGetOptions = {}): Promise<Http
 
   const headers: Record<string, string> = { accept: DEFAULT_ACCEPT, ...options.headers };
   if (options.bearerToken) headers.authorization = `Bearer ${options.bearerToken}`;
-  const requestOptions: https.RequestOptions = {
+  const requestOptions: RequestOptions = {
     method: 'GET',
     headers,
     // A private agent per request: no pooled keep-alive socket outlives the call (a CLI exits
@@ -153,8 +154,8 @@ export function httpGet(url: string, options: HttpGetOptions = {}): Promise<Http
       request.destroy();
       reject(error);
     };
-    const transport = target.protocol === 'https:' ? https : http;
-    const request = transport.request(target, requestOptions, (response) => {
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(target, requestOptions, (response) => {
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
         fail(new HttpGetError('too_large', url, `${url}: response of ${declared} bytes exceeds the ${maxBytes}-byte limit`));
@@ -193,7 +194,7 @@ export function httpGet(url: string, options: HttpGetOptions = {}): Promise<Http
   });
 }
 
-function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
+function flattenHeaders(raw: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;

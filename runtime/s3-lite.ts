@@ -3,8 +3,9 @@
  * bundles to about 580 KB and costs about 170 ms to load, which a cold start would pay to read
  * two small objects. Signing is SigV4 by `runtime/sigv4.ts`.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+// Named imports: a namespace import makes the bundle copy every export of both modules at load.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { encodeS3Key, signRequestV4, type AwsCredentials } from './sigv4';
 
 export type { AwsCredentials } from './sigv4';
@@ -29,11 +30,11 @@ export async function s3GetObjectText(bucket: string, key: string, settings: S3G
     ? { host: base.host, path: `/${bucket}/${encodedKey}`, protocol: base.protocol }
     : { host: `${bucket}.s3.${settings.region}.amazonaws.com`, path: `/${encodedKey}`, protocol: 'https:' };
   const headers = signRequestV4({ service: 's3', region: settings.region, method: 'GET', host: request.host, path: request.path }, settings.credentials, new Date());
-  const transport = request.protocol === 'http:' ? http : https;
+  const send = request.protocol === 'http:' ? httpRequest : httpsRequest;
   const timeoutMs = settings.timeoutMs ?? 2000;
   const maxBytes = settings.maxBytes ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const req = transport.request(
+    const req = send(
       { host: base ? base.hostname : request.host, port: base?.port || undefined, path: request.path, method: 'GET', headers, timeout: timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];

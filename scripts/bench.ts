@@ -10,8 +10,9 @@
  * gives every contender's ops/s and its ratio to raw in that round; the table shows the medians.
  *
  * With --instructions it also counts, under valgrind, the CPU instructions of one verification by
- * raw node:crypto and by the verify core: a figure the machine's noise does not move (it adds
- * about 5 minutes).
+ * raw node:crypto and by the verify core, and those of the verifier bundle's module load: figures
+ * the machine's noise does not move (they add about 6 minutes; with --only bundles, only the
+ * module load's, about 1 minute).
  *
  * Flags: --quick (fewer rounds, for a smoke run), --rounds N, --tokens N, --instructions,
  * --only SECTION,... (throughput, fleet, differential, bundles, flood, sync).
@@ -303,15 +304,15 @@ function bundles(): void {
     writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(target)}); const ms = performance.now() - t; process.stdout.write(String(ms));`);
     return probe;
   };
-  const rows: { label: string; bytes: string; probe: string; times: number[]; env?: NodeJS.ProcessEnv }[] = [];
+  const rows: { label: string; bytes: string; probe: string; times: number[]; env?: NodeJS.ProcessEnv; target?: string }[] = [];
   for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) {
     const outfile = join(out, `${name}.js`);
     buildSync({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: LAMBDA_BUNDLE_TARGET, format: 'cjs', outfile, external: [...LAMBDA_BUNDLE_EXTERNALS], logLevel: 'silent' });
-    rows.push({ label: name, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [] });
+    rows.push({ label: name, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [], target: outfile });
     if (name === 'token-verifier') {
       // The same bundle as a fleet verifier: TRUSTED_ISSUERS with 100 same-account clusters, parsed at load.
       const trusted = Array.from({ length: FLEET_SIZE }, (_, index) => ({ issuer: fleetIssuer(index), cluster: `c${index}`, documentsBucket: `docs-c${index}`, privateBucket: `private-c${index}` }));
-      rows.push({ label: `  fleet of ${FLEET_SIZE}`, bytes: '', probe: writeProbe(`${name}-fleet`, outfile), times: [], env: { ...env, TRUSTED_ISSUERS: JSON.stringify(trusted) } });
+      rows.push({ label: `  fleet of ${FLEET_SIZE}`, bytes: '', probe: writeProbe(`${name}-fleet`, outfile), times: [], env: { ...env, TRUSTED_ISSUERS: JSON.stringify(trusted) }, target: outfile });
     }
   }
   // What any verifier that fetches keys over TLS pays before its own code: node:https, with the
@@ -320,8 +321,59 @@ function bundles(): void {
   for (let i = 0; i < LOAD_PROCESSES; i += 1) {
     for (const row of rows) row.times.push(Number(execFileSync(loader, [row.probe], { env: row.env ?? env, cwd: process.cwd() }).toString()));
   }
-  for (const row of rows) console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}`);
-  console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda;\n   node:https alone is the floor for the verifier, which needs TLS for S3 and node:crypto for signatures)');
+  // The share of garbage collection: node:https leaves V8's young generation all but full, so a
+  // bundle loaded after it sets off a young-generation GC (scavenge) within its own load. Measured
+  // in a separate pass of the same probes (V8's --trace-gc lines between two markers), so the
+  // timings above run without the flag.
+  const gcMs = new Map<string, number[]>();
+  const gcRows = rows.filter((row) => row.label !== 'jwks-sync');
+  for (const row of gcRows) writeFileSync(`${row.probe}.gc.js`, `const { performance } = require('node:perf_hooks'); const { writeSync } = require('node:fs'); writeSync(1, 'load-start\\n'); const t = performance.now(); require(${JSON.stringify(row.target ?? 'node:https')}); const ms = performance.now() - t; writeSync(1, 'load-end\\n');`);
+  for (let i = 0; i < LOAD_PROCESSES; i += 1) {
+    for (const row of gcRows) {
+      const trace = execFileSync(loader, ['--trace-gc', `${row.probe}.gc.js`], { env: row.env ?? env, cwd: process.cwd() }).toString();
+      const window = trace.slice(trace.indexOf('load-start'), trace.indexOf('load-end'));
+      const pauses = [...window.matchAll(/(?:Scavenge|Mark-Compact|Minor Mark-Sweep)[^\n]*?, ([\d.]+) \/ [\d.]+ ms/g)].map((match) => Number(match[1]));
+      gcMs.set(row.label, [...(gcMs.get(row.label) ?? []), pauses.reduce((sum, ms) => sum + ms, 0)]);
+    }
+  }
+  for (const row of rows) {
+    const gc = gcMs.get(row.label);
+    console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}${gc === undefined ? '' : `  (GC ${median(gc).toFixed(1)})`}`);
+  }
+  console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda;\n   node:https alone is the floor for the verifier, which needs TLS for S3 and node:crypto for signatures;\n   GC: median pause of the garbage collections within the load, from a separate pass under --trace-gc)');
+  if (args.includes('--instructions')) moduleLoadInstructions(loader, env, rows.filter((row) => row.target !== undefined && row.label !== 'jwks-sync'));
+}
+
+/**
+ * CPU instructions of the verifier's module load under valgrind, with V8 in its deterministic
+ * mode (--predictable: one thread, fixed hash seed, no time-based heuristics) and a young
+ * generation large enough that no GC runs, so two builds can be compared to a fraction of a
+ * percent on a machine too noisy for timings. (With GC, a few KB more or less allocated anywhere
+ * in the process moves a whole scavenge in or out of the count; the GC's time is in the timed
+ * table.) Each figure is a whole process that requires the bundle after node:perf_hooks and
+ * node:https, as the timing probe has them, minus one that requires those two only: the bundle's
+ * own compile and run.
+ */
+function moduleLoadInstructions(loader: string, env: NodeJS.ProcessEnv, rows: readonly { label: string; env?: NodeJS.ProcessEnv; target?: string }[]): void {
+  try {
+    execFileSync('valgrind', ['--version']);
+  } catch {
+    console.log('\nModule-load instructions: not measured, valgrind is not installed (apt-get install valgrind)');
+    return;
+  }
+  const probe = join(scratchDir(), 'load-instructions-probe.js');
+  writeFileSync(probe, `require('node:perf_hooks'); require('node:https'); if (process.argv[2]) require(process.argv[2]);`);
+  const count = (target: string | undefined, rowEnv: NodeJS.ProcessEnv): number => {
+    const run = spawnSync('valgrind', ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', loader, '--predictable', '--min-semi-space-size=64', probe, ...(target ? [target] : [])], { env: rowEnv, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+    const refs = /I\s+refs:\s+([\d,]+)/.exec(run.stderr.toString());
+    if (run.status !== 0 || refs === null) throw new Error(`the module-load probe failed under valgrind (exit ${run.status}):\n${run.stderr.toString().slice(-2000)}`);
+    return Number(refs[1].replace(/,/g, ''));
+  };
+  const floor = count(undefined, env);
+  console.log('\nModule-load instructions (valgrind, Node --predictable, no GC; millions, beyond node:perf_hooks and node:https)');
+  for (const row of rows) {
+    console.log(`  ${row.label.padEnd(16)} ${((count(row.target, row.env ?? env) - floor) / 1e6).toFixed(2).padStart(8)}`);
+  }
 }
 
 async function flood(): Promise<void> {
@@ -372,7 +424,7 @@ async function main(): Promise<void> {
   if (runs('bundles')) bundles();
   if (runs('flood')) await flood();
   if (runs('sync')) syncCost();
-  if (args.includes('--instructions')) instructions();
+  if (args.includes('--instructions') && (runs('throughput') || runs('fleet'))) instructions();
 }
 
 void main();

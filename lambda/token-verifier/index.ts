@@ -14,7 +14,7 @@ import { KeyCache } from '../../runtime/key-cache';
 import { s3GetObjectText, S3GetSettings } from '../../runtime/s3-lite';
 import { VERIFY_METRICS } from '../../core/metrics';
 import { logLine, logWithMetrics } from '../../runtime/telemetry';
-import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv, trustedIssuersEnv, type TrustedIssuerEnvEntry } from '../env';
+import { booleanEnv, integerEnv, optionalEnv, requireEnv, stringListEnv, trustedIssuerPolicy, trustedIssuersEnv, type TrustedIssuerEnvEntry } from '../env';
 
 const DEFAULT_DENY_LIST_KEY = 'control/deny-list.json';
 /** Set for a fleet verifier: the issuers it trusts (docs/architecture.md). Unset: one cluster. */
@@ -73,15 +73,7 @@ function fleetKeys(entries: readonly TrustedIssuerEnvEntry[]): VerifyApiDeps['ke
       const denyListKey = entry.denyListKey ?? DEFAULT_DENY_LIST_KEY;
       return {
         cluster: entry.cluster,
-        policy: {
-          ...sharedPolicy,
-          issuer: entry.issuer,
-          ...(entry.allowedAudiences !== undefined ? { allowedAudiences: entry.allowedAudiences, defaultAudiences: entry.defaultAudiences ?? entry.allowedAudiences } : {}),
-          ...(entry.allowedAudiences === undefined && entry.defaultAudiences !== undefined ? { defaultAudiences: entry.defaultAudiences } : {}),
-          ...(entry.clockSkewSeconds !== undefined ? { clockSkewSeconds: entry.clockSkewSeconds } : {}),
-          ...(entry.maxTokenLifetimeSeconds !== undefined ? { maxTokenLifetimeSeconds: entry.maxTokenLifetimeSeconds } : {}),
-          ...(entry.kidlessCompat !== undefined ? { kidlessCompat: entry.kidlessCompat } : {}),
-        },
+        policy: trustedIssuerPolicy(entry, sharedPolicy),
         loadJwks:
           documentsBucket !== undefined
             ? () => s3GetObjectText(documentsBucket, (jwksKey ??= documentPaths(entry.issuer).jwksKey), s3Settings())

@@ -206,3 +206,19 @@ describe('configuration', () => {
     expect(() => createIssuerKeyCaches([source(issuerUrl(0), [AUDIENCE]), source(issuerUrl(0), [AUDIENCE])], { nowMs: () => 0 })).toThrow(/configured twice/);
   });
 });
+
+describe('per-issuer caches built on first use', () => {
+  it('gives each configured issuer one cache for good, fetching nothing until a token names it', async () => {
+    const fleet = fakeFleet(3);
+    const first = fleet.keys.cacheOf(issuerUrl(1));
+    expect(first).toBeDefined();
+    expect(first?.ageMs()).toBeUndefined();
+    expect(fleet.keys.cacheOf(`${issuerUrl(1)}/`)).toBeUndefined();
+    expect(await fleet.verify(fleet.tokenOf(1))).toMatchObject({ status: 200, json: { authenticated: true } });
+    // The cache the token loaded is the one handed out before: one per issuer, never replaced.
+    expect(fleet.keys.cacheOf(issuerUrl(1))).toBe(first);
+    expect(first?.ageMs()).toBe(0);
+    expect(fleet.events).toEqual([{ issuer: issuerUrl(1), cluster: 'c1', ok: true, reason: 'initial' }]);
+    expect(fleet.issuers.map((fake) => fake.fetches)).toEqual([0, 1, 0]);
+  });
+});
