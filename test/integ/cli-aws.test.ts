@@ -183,7 +183,7 @@ describe('against moto', () => {
       expect(report.uploaded).toEqual([{ object: `keys/${kid}.pub`, kids: [kid], problems: [] }]);
 
       // A revoked kid still in the JWKS, and a sync alarm firing (named as CloudFormation names a stack's alarms).
-      expect((await runCli(['keys', 'revoke', kid, '--force', '--cluster', 'st'], { env: env() })).status).toBe(0);
+      expect((await runCli(['keys', 'revoke', '--force', '--cluster', 'st', '--', kid], { env: env() })).status).toBe(0);
       const { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } = await import('@aws-sdk/client-cloudwatch');
       const cloudWatch = new CloudWatchClient(moto.clientConfig);
       const alarm = (name: string) => new PutMetricAlarmCommand({

@@ -77,14 +77,15 @@ describe('storage commands against moto', () => {
     expect(list.status).toBe(0);
     expect(JSON.parse(list.stdout).published.sort()).toEqual([rsaKid, ecKid].sort());
 
-    const revoke = await runCli(['keys', 'revoke', ecKid, '--reason', 'test leak', ...storage], { env });
+    // Kids are base64url and may start with "-": they go after "--".
+    const revoke = await runCli(['keys', 'revoke', '--reason', 'test leak', ...storage, '--', ecKid], { env });
     expect(revoke.status).toBe(0);
     const after = await runCli(['sync', ...storage, '--json'], { env });
     expect(JSON.parse(after.stdout).revokedKids).toEqual([ecKid]);
     expect(JSON.parse(after.stdout).publishedKids).toEqual([rsaKid]);
 
     // The only remaining key cannot be revoked without --force: that would empty the JWKS.
-    const last = await runCli(['keys', 'revoke', rsaKid, ...storage], { env });
+    const last = await runCli(['keys', 'revoke', ...storage, '--', rsaKid], { env });
     expect(last.status).toBe(1);
     expect(last.stderr).toContain('only published key');
   });
