@@ -11,27 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeyMaterial } from '../../core/keys';
 import { bindLocalIssuers, startLocalMode, type LocalMode, type LocalModeOptions } from '../../cli/local-mode';
-import type { CommandIo } from '../../cli/command';
 import { localCommand } from '../../cli/commands/local';
-import { main } from '../../cli/main';
+import { runCliInProcess } from '../support/cli';
 import { kubeClaims, kubeToken, type TestKey } from '../support/tokens';
 import { cliProblems, docBlock, kubeOidcInvocations, shellCommands } from './support/doc-blocks';
 import { requireTool, runBash } from './support/run';
 
-/** The CLI in this process (deny --state-dir needs no AWS). */
-async function runInProcess(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CommandIo = {
-    stdout: (text) => { stdout += text; },
-    stderr: (text) => { stderr += text; },
-    readStdin: async () => '',
-    env: {},
-    now: () => new Date(),
-    untilInterrupted: () => new Promise(() => undefined),
-  };
-  return { status: await main(argv, io), stdout, stderr };
-}
 
 function flagValues(args: readonly string[], flag: string): string[] {
   return args.flatMap((word, i) => (word === `--${flag}` && i + 1 < args.length ? [args[i + 1]] : []));
@@ -103,7 +88,7 @@ describe('guide-fleet-local', () => {
     expect(mode!.issuers.map((entry) => entry.denyListFile)).toEqual([join(stateDir, 'private', 'control', 'deny-list.json'), join(stateDir, 'private', 'control', 'deny-list-1.json')]);
     const outputs: string[] = [];
     for (const args of invocations) {
-      const run = await runInProcess(args.map((word) => (word === '.kube-oidc-local' ? stateDir : word)));
+      const run = await runCliInProcess(args.map((word) => (word === '.kube-oidc-local' ? stateDir : word)));
       expect([args[1], run.status, run.stderr]).toEqual([args[1], 0, '']);
       outputs.push(run.stdout);
     }

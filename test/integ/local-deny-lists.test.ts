@@ -10,9 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalMode, type LocalIssuerOptions, type LocalMode } from '../../cli/local-mode';
-import type { CommandIo } from '../../cli/command';
-import { main } from '../../cli/main';
-import { runCli } from '../support/cli';
+import { runCli, runCliInProcess } from '../support/cli';
 import { kubeClaims, kubeToken, newTestKey, type TestKey } from '../support/tokens';
 
 const dir = mkdtempSync(join(tmpdir(), 'kube-oidc-local-deny-'));
@@ -32,20 +30,7 @@ const now = () => Math.floor(Date.now() / 1000);
 const tokenOf = (key: TestKey, issuer: string) => kubeToken(key, kubeClaims({ issuer, audiences: [AUD], iat: now() - 10 }));
 
 /** The CLI in this process (no AWS is involved with --state-dir); `local` stops as soon as it has printed its banner. */
-async function cli(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CommandIo = {
-    stdout: (text) => { stdout += text; },
-    stderr: (text) => { stderr += text; },
-    readStdin: async () => '',
-    env: {},
-    now: () => new Date(),
-    untilInterrupted: async () => 'SIGINT',
-  };
-  const status = await main(argv, io);
-  return { status, stdout, stderr };
-}
+const cli = runCliInProcess;
 
 async function verdict(mode: LocalMode, token: string): Promise<{ authenticated: boolean; reason?: string; issuer?: string }> {
   const response = await fetch(`${mode.url}/verify`, { method: 'POST', body: JSON.stringify({ token }) });

@@ -105,3 +105,23 @@ export async function runCliJson<T = Record<string, unknown>>(args: readonly str
     throw new Error(`kube-oidc ${args.join(' ')} --json printed no JSON (status ${run.status}); stdout: ${run.stdout.slice(0, 500)}; stderr: ${run.stderr.slice(0, 500)}`);
   }
 }
+
+/**
+ * Runs the CLI's `main` in this process, for commands that need no AWS (e.g. `deny --state-dir`):
+ * much faster than {@link runCli}. A command that waits for an interrupt (`local`) is interrupted
+ * as soon as it waits, so it returns once it has started and printed its banner.
+ */
+export async function runCliInProcess(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../cli/main');
+  let stdout = '';
+  let stderr = '';
+  const status = await main(argv, {
+    stdout: (text) => { stdout += text; },
+    stderr: (text) => { stderr += text; },
+    readStdin: async () => '',
+    env: {},
+    now: () => new Date(),
+    untilInterrupted: async () => 'SIGINT',
+  });
+  return { status, stdout, stderr };
+}
