@@ -291,7 +291,7 @@ function bundles(): void {
   const loader = lambdaNodeBinary();
   const loaderVersion = execFileSync(loader, ['--version']).toString().trim();
   console.log('\nLambda bundles (esbuild, minified, as the CDK app builds them; the AWS SDK is provided by the runtime)');
-  console.log(`  ${'bundle'.padEnd(16)} ${'bytes'.padStart(8)}  module load ms (require() time in-process, median of ${LOAD_PROCESSES} fresh Node ${loaderVersion} processes)`);
+  console.log(`  ${'bundle'.padEnd(20)} ${'bytes'.padStart(8)}  module load ms (require() time in-process, median of ${LOAD_PROCESSES} fresh Node ${loaderVersion} processes)`);
   const env = {
     ...process.env,
     ISSUER_URL: ISSUER, DOCUMENTS_BUCKET: 'docs', PRIVATE_BUCKET: 'private', JWKS_KEY: 'openid/v1/jwks', ALLOWED_AUDIENCES: JSON.stringify([AUDIENCE]),
@@ -308,12 +308,11 @@ function bundles(): void {
   for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) {
     const outfile = join(out, `${name}.js`);
     buildSync({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: LAMBDA_BUNDLE_TARGET, format: 'cjs', outfile, external: [...LAMBDA_BUNDLE_EXTERNALS], logLevel: 'silent' });
-    rows.push({ label: name, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [], target: outfile });
-    if (name === 'token-verifier') {
-      // The same bundle as a fleet verifier: TRUSTED_ISSUERS with 100 same-account clusters, parsed at load.
-      const trusted = Array.from({ length: FLEET_SIZE }, (_, index) => ({ issuer: fleetIssuer(index), cluster: `c${index}`, documentsBucket: `docs-c${index}`, privateBucket: `private-c${index}` }));
-      rows.push({ label: `  fleet of ${FLEET_SIZE}`, bytes: '', probe: writeProbe(`${name}-fleet`, outfile), times: [], env: { ...env, TRUSTED_ISSUERS: JSON.stringify(trusted) }, target: outfile });
-    }
+    // The fleet verifier's own bundle, loaded with TRUSTED_ISSUERS naming 100 same-account clusters (parsed at load).
+    const trusted = Array.from({ length: FLEET_SIZE }, (_, index) => ({ issuer: fleetIssuer(index), cluster: `c${index}`, documentsBucket: `docs-c${index}`, privateBucket: `private-c${index}` }));
+    const rowEnv = name === 'fleet-verifier' ? { ...env, TRUSTED_ISSUERS: JSON.stringify(trusted) } : undefined;
+    const label = name === 'fleet-verifier' ? `${name} (${FLEET_SIZE})` : name;
+    rows.push({ label, bytes: String(statSync(outfile).size), probe: writeProbe(name, outfile), times: [], ...(rowEnv ? { env: rowEnv } : {}), target: outfile });
   }
   // What any verifier that fetches keys over TLS pays before its own code: node:https, with the
   // TLS and crypto modules it loads. Measured in turns with the bundles, so a slow spell hits all.
@@ -338,7 +337,7 @@ function bundles(): void {
   }
   for (const row of rows) {
     const gc = gcMs.get(row.label);
-    console.log(`  ${row.label.padEnd(16)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}${gc === undefined ? '' : `  (GC ${median(gc).toFixed(1)})`}`);
+    console.log(`  ${row.label.padEnd(20)} ${row.bytes.padStart(8)}  ${median(row.times).toFixed(1)}${gc === undefined ? '' : `  (GC ${median(gc).toFixed(1)})`}`);
   }
   console.log('  (jwks-sync loads the AWS SDK clients from node_modules here, as the runtime provides them in Lambda;\n   node:https alone is the floor for the verifier, which needs TLS for S3 and node:crypto for signatures;\n   GC: median pause of the garbage collections within the load, from a separate pass under --trace-gc)');
   if (args.includes('--instructions')) moduleLoadInstructions(loader, env, rows.filter((row) => row.target !== undefined && row.label !== 'jwks-sync'));
@@ -372,7 +371,7 @@ function moduleLoadInstructions(loader: string, env: NodeJS.ProcessEnv, rows: re
   const floor = count(undefined, env);
   console.log('\nModule-load instructions (valgrind, Node --predictable, no GC; millions, beyond node:perf_hooks and node:https)');
   for (const row of rows) {
-    console.log(`  ${row.label.padEnd(16)} ${((count(row.target, row.env ?? env) - floor) / 1e6).toFixed(2).padStart(8)}`);
+    console.log(`  ${row.label.padEnd(20)} ${((count(row.target, row.env ?? env) - floor) / 1e6).toFixed(2).padStart(8)}`);
   }
 }
 

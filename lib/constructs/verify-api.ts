@@ -237,7 +237,8 @@ export class VerifyApi extends Construct {
     if (source.trustedIssuersText !== undefined) checkEnvironmentSize({ ...environment, TRUSTED_ISSUERS: source.trustedIssuersText });
 
     const fn = new ProjectFunction(this, 'Handler', {
-      bundle: 'token-verifier',
+      // One bundle per mode: a single-issuer verifier compiles no fleet code at its cold start.
+      bundle: source.kind === 'fleet' ? 'fleet-verifier' : 'token-verifier',
       description: source.kind === 'fleet'
         ? 'Verifies Kubernetes service-account tokens of several trusted issuers'
         : 'Verifies Kubernetes service-account tokens against the published JWKS',

@@ -4,10 +4,15 @@
  * that an app using this package as a library needs no esbuild.
  */
 
-/** The project's Lambda handlers: bundle name to entry file (relative to the repository root). */
+/**
+ * The project's Lambda handlers: bundle name to entry file (relative to the repository root). The
+ * verifier has one bundle per mode, so each carries only its own mode's code: `token-verifier`
+ * verifies one cluster's tokens, `fleet-verifier` those of the issuers in `TRUSTED_ISSUERS`.
+ */
 export const LAMBDA_ENTRIES = {
   'jwks-sync': 'lambda/jwks-sync/index.ts',
-  'token-verifier': 'lambda/token-verifier/index.ts',
+  'token-verifier': 'lambda/token-verifier/single-issuer.ts',
+  'fleet-verifier': 'lambda/token-verifier/fleet.ts',
 } as const;
 
 /** A bundle's name. */
