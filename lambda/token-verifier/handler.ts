@@ -26,11 +26,14 @@ export interface KeyTimings {
   readonly staleWindowSeconds: number;
 }
 
+/** The policy every issuer of this verifier starts from; its default audiences are always set. */
+export type SharedPolicy = Omit<VerifierPolicy, 'issuer'> & { readonly defaultAudiences: readonly string[] };
+
 /**
  * The global policy variables: the single cluster's policy, or the fleet entries' defaults.
  * Read at init, in the order the verifier always read them, so the first bad variable is named.
  */
-export function sharedPolicyEnv(): Omit<VerifierPolicy, 'issuer'> {
+export function sharedPolicyEnv(): SharedPolicy {
   const allowedAudiences = stringListEnv('ALLOWED_AUDIENCES', []);
   const defaultAudiences = stringListEnv('DEFAULT_AUDIENCES', allowedAudiences);
   return {
