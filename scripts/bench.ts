@@ -301,7 +301,8 @@ function bundles(): void {
   // (loading tty, net and stream), which must not be billed to what is measured.
   const writeProbe = (name: string, target: string): string => {
     const probe = join(out, `${name}-probe.js`);
-    writeFileSync(probe, `const { performance } = require('node:perf_hooks'); const t = performance.now(); require(${JSON.stringify(target)}); const ms = performance.now() - t; process.stdout.write(String(ms));`);
+    // process.hrtime, not node:perf_hooks: the probe must not load a module a bundle might load.
+    writeFileSync(probe, `const t = process.hrtime.bigint(); require(${JSON.stringify(target)}); const ms = Number(process.hrtime.bigint() - t) / 1e6; process.stdout.write(String(ms));`);
     return probe;
   };
   const rows: { label: string; bytes: string; probe: string; times: number[]; env?: NodeJS.ProcessEnv; target?: string }[] = [];
@@ -326,7 +327,7 @@ function bundles(): void {
   // timings above run without the flag.
   const gcMs = new Map<string, number[]>();
   const gcRows = rows.filter((row) => row.label !== 'jwks-sync');
-  for (const row of gcRows) writeFileSync(`${row.probe}.gc.js`, `const { performance } = require('node:perf_hooks'); const { writeSync } = require('node:fs'); writeSync(1, 'load-start\\n'); const t = performance.now(); require(${JSON.stringify(row.target ?? 'node:https')}); const ms = performance.now() - t; writeSync(1, 'load-end\\n');`);
+  for (const row of gcRows) writeFileSync(`${row.probe}.gc.js`, `const { writeSync } = require('node:fs'); writeSync(1, 'load-start\\n'); require(${JSON.stringify(row.target ?? 'node:https')}); writeSync(1, 'load-end\\n');`);
   for (let i = 0; i < LOAD_PROCESSES; i += 1) {
     for (const row of gcRows) {
       const trace = execFileSync(loader, ['--trace-gc', `${row.probe}.gc.js`], { env: row.env ?? env, cwd: process.cwd() }).toString();
@@ -349,9 +350,9 @@ function bundles(): void {
  * generation large enough that no GC runs, so two builds can be compared to a fraction of a
  * percent on a machine too noisy for timings. (With GC, a few KB more or less allocated anywhere
  * in the process moves a whole scavenge in or out of the count; the GC's time is in the timed
- * table.) Each figure is a whole process that requires the bundle after node:perf_hooks and
- * node:https, as the timing probe has them, minus one that requires those two only: the bundle's
- * own compile and run.
+ * table.) Each figure is a whole process that requires the bundle after node:https, minus one
+ * that requires node:https only: the bundle's own compile and run, with whatever else it loads
+ * (node:perf_hooks, say, which the probes do not load for it).
  */
 function moduleLoadInstructions(loader: string, env: NodeJS.ProcessEnv, rows: readonly { label: string; env?: NodeJS.ProcessEnv; target?: string }[]): void {
   try {
@@ -361,7 +362,7 @@ function moduleLoadInstructions(loader: string, env: NodeJS.ProcessEnv, rows: re
     return;
   }
   const probe = join(scratchDir(), 'load-instructions-probe.js');
-  writeFileSync(probe, `require('node:perf_hooks'); require('node:https'); if (process.argv[2]) require(process.argv[2]);`);
+  writeFileSync(probe, `require('node:https'); if (process.argv[2]) require(process.argv[2]);`);
   const count = (target: string | undefined, rowEnv: NodeJS.ProcessEnv): number => {
     const run = spawnSync('valgrind', ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', loader, '--predictable', '--min-semi-space-size=64', probe, ...(target ? [target] : [])], { env: rowEnv, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
     const refs = /I\s+refs:\s+([\d,]+)/.exec(run.stderr.toString());
@@ -369,7 +370,7 @@ function moduleLoadInstructions(loader: string, env: NodeJS.ProcessEnv, rows: re
     return Number(refs[1].replace(/,/g, ''));
   };
   const floor = count(undefined, env);
-  console.log('\nModule-load instructions (valgrind, Node --predictable, no GC; millions, beyond node:perf_hooks and node:https)');
+  console.log('\nModule-load instructions (valgrind, Node --predictable, no GC; millions, beyond node:https)');
   for (const row of rows) {
     console.log(`  ${row.label.padEnd(20)} ${((count(row.target, row.env ?? env) - floor) / 1e6).toFixed(2).padStart(8)}`);
   }
